@@ -1,0 +1,39 @@
+"""Every knob of SPEC.md with its default, read from the environment (prefix DWELL_)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DWELL_", extra="ignore")
+
+    database_url: str | None = Field(
+        default=None,
+        validation_alias="DATABASE_URL",
+        description="PostgreSQL URL; unset starts an embedded PostgreSQL under data_dir.",
+    )
+    redis_url: str | None = Field(
+        default=None,
+        validation_alias="REDIS_URL",
+        description="Redis URL for the analytics cache; unset caches in PostgreSQL.",
+    )
+    data_dir: Path = Field(
+        default=Path.home() / ".local" / "share" / "dwell",
+        description="Where the embedded PostgreSQL keeps its files.",
+    )
+    source_tz: str = "UTC"
+    tz: str = "UTC"
+    duplicate_window_s: float = 0.0
+    max_session_s: float = 86400.0
+    future_tolerance_s: float = 86400.0
+    max_upload_bytes: int = 2 * 1024**3
+    cache_ttl_s: int = 3600
+    chunk_bytes: int = 16 * 1024**2
+
+
+def get_settings() -> Settings:
+    return Settings()

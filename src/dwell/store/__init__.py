@@ -1,0 +1,1 @@
+"""PostgreSQL: the embedded or configured server, migrations, and bulk reads and writes."""
