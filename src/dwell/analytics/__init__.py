@@ -1,0 +1,1 @@
+"""Analytics: one function per question, computed in SQL over the store (SPEC §5-§10)."""
