@@ -1,0 +1,1 @@
+"""Reading event files and the upload pipeline (read, validate, pair, store)."""

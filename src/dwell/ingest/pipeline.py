@@ -1,0 +1,514 @@
+"""The upload pipeline: read, check, de-duplicate, pair and store one file.
+
+Everything an upload writes (events, re-paired sessions, rejected rows, its status) commits
+in one transaction, so a failure leaves nothing half-stored. Writers serialize on one
+advisory lock for the write phase only; reading and checking run in parallel.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import numpy as np
+import psycopg
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from dwell.domain.sessions import Pairing, SessionStatus, pair_sessions
+from dwell.domain.validate import (
+    QualityReport,
+    RowChecks,
+    RowError,
+    check_rows,
+    first_occurrences,
+    issue_samples,
+)
+from dwell.domain.vocabulary import EventKind
+from dwell.ingest.errors import UploadRejected
+from dwell.ingest.reader import RawRows, read_rows, sniff
+from dwell.store import uploads
+from dwell.store.bulk import allocate_ids, copy_in, copy_out
+
+log = logging.getLogger(__name__)
+
+INGEST_LOCK = 0x6477656C6C01
+KIND_LABELS = pa.array([k.label for k in EventKind])
+STATUS_LABELS = pa.array([s.label for s in SessionStatus])
+UTC_MS = pa.timestamp("ms", tz="UTC")
+
+STORED_EVENTS = pa.schema([
+    ("id", pa.int64()), ("person_id", pa.string()), ("camera_id", pa.string()),
+    ("ts_ms", pa.int64()), ("event_type", pa.string()), ("session_id", pa.int64()),
+    ("dwell_duration", pa.float64()), ("attributes", pa.string()),
+])
+STORED_EVENTS_SQL = """
+    SELECT e.id, e.person_id, e.camera_id, (extract(epoch FROM e.ts) * 1000)::bigint,
+           e.event_type, e.session_id, e.dwell_duration, e.attributes::text
+    FROM camera_events e JOIN touched_keys t USING (person_id, camera_id)
+    ORDER BY e.id
+"""
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    """Per-upload settings of SPEC §2-§4 (defaults from `Settings`)."""
+
+    source_tz: str = "UTC"
+    dayfirst: bool | None = None
+    timestamp_format: str | None = None
+    duplicate_window_s: float = 0.0
+    max_session_s: float = 86400.0
+    future_tolerance_s: float = 86400.0
+
+    def __post_init__(self) -> None:
+        try:
+            ZoneInfo(self.source_tz)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"source_tz: unknown time zone {self.source_tz!r}") from exc
+        if self.duplicate_window_s < 0:
+            raise ValueError("duplicate_window_s must be >= 0")
+        if self.max_session_s <= 0:
+            raise ValueError("max_session_s must be > 0")
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Progress:
+    phase: str        # reading, checking, pairing, storing, completed
+    fraction: float   # 0..1 of the whole upload
+    rows: int         # data rows read so far
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    upload_id: int
+    quality: QualityReport
+    events_stored: int
+    sessions_written: int
+    seconds: float
+
+
+def ingest_file(conn: psycopg.Connection, path: Path, options: IngestOptions = IngestOptions(),
+                *, filename: str | None = None, upload_id: int | None = None,
+                content_sha256: str | None = None,
+                progress: ProgressCallback | None = None) -> IngestResult:
+    """Load one file. Raises `UploadRejected` for a file-level error (nothing stored)."""
+    path = Path(path)
+    name = filename or path.name
+    started = time.perf_counter()
+    report_progress = progress or (lambda _: None)
+    if upload_id is None:
+        upload_id = uploads.create(conn, name, path.stat().st_size, content_sha256, options.as_dict())
+    uploads.mark_processing(conn, upload_id)
+    try:
+        raw = _read(path, report_progress)
+        report_progress(Progress("checking", 0.6, raw.table.num_rows))
+        now_ms = int(time.time() * 1000)
+        checks = check_rows(
+            raw.table, source_tz=options.source_tz, dayfirst=options.dayfirst,
+            timestamp_format=options.timestamp_format, now_ms=now_ms,
+            future_tolerance_ms=int(options.future_tolerance_s * 1000),
+        )
+        quality = _quality(name, raw, checks)
+        events = _events(raw, checks)
+        report_progress(Progress("pairing", 0.7, raw.table.num_rows))
+        stored, sessions = _store(conn, upload_id, raw, checks, events, quality, options,
+                                  report_progress)
+    except UploadRejected as exc:
+        uploads.mark_failed(conn, upload_id, exc.as_dict())
+        raise
+    except BaseException as exc:
+        uploads.mark_failed(conn, upload_id, {"kind": "internal_error", "message": str(exc)})
+        raise
+    seconds = time.perf_counter() - started
+    report_progress(Progress("completed", 1.0, raw.table.num_rows))
+    log.info("upload stored", extra={"upload_id": upload_id, "file": name,
+                                     "rows": quality.total_rows, "events": stored,
+                                     "seconds": round(seconds, 3),
+                                     "rows_per_s": round(quality.total_rows / max(seconds, 1e-9))})
+    return IngestResult(upload_id, quality, stored, sessions, seconds)
+
+
+def _read(path: Path, report_progress: ProgressCallback) -> RawRows:
+    layout = sniff(path)
+    total = max(path.stat().st_size, 1)
+    seen = 0
+
+    def on_bytes(count: int) -> None:
+        nonlocal seen
+        seen += count
+        report_progress(Progress("reading", 0.6 * min(seen / total, 1.0), 0))
+
+    raw = read_rows(path, layout, on_bytes=on_bytes if not layout.compressed else None)
+    if raw.table.num_rows == 0 and not raw.malformed:
+        raise UploadRejected("no_data_rows", f"{path.name} has a header but no data rows.")
+    return raw
+
+
+def _raw_text(raw: RawRows, rows: np.ndarray) -> list[str]:
+    """The rows' fields joined by the file's delimiter, in file column order (for reports)."""
+    if len(rows) == 0:
+        return []
+    subset = raw.table.take(pa.array(rows))
+    positions = {**raw.layout.columns, **raw.layout.attributes}
+    ordered = [subset.column(name) for name, _ in sorted(positions.items(), key=lambda x: x[1])]
+    return pc.binary_join_element_wise(*ordered, raw.layout.delimiter).to_pylist()
+
+
+def _quality(name: str, raw: RawRows, checks: RowChecks) -> QualityReport:
+    """Row counts, issues and samples known before comparing with stored data."""
+    layout = raw.layout
+    report = QualityReport(file=name)
+    report.total_rows = raw.table.num_rows + len(raw.malformed)
+    rejected = ~checks.ok
+    report.rejected_rows = int(rejected.sum()) + len(raw.malformed)
+    report.valid_rows = report.total_rows - report.rejected_rows
+    report.missing_values = {
+        column: checks.missing_per_column.get(column, 0)
+        for column in [*layout.columns, *layout.attributes]
+    }
+    report.detected = {
+        "delimiter": layout.delimiter,
+        "encoding": layout.encoding,
+        "compressed": layout.compressed,
+        "timestamp_layouts": checks.layouts,
+        "attributes": list(layout.attributes),
+    }
+    report.add_issue("malformed_row", len(raw.malformed),
+                     [{"line": m.line, "value": m.text, "reason": m.reason} for m in raw.malformed[:20]])
+    for error in RowError:
+        if error is RowError.NONE:
+            continue
+        rows = np.flatnonzero(checks.error == error)
+        if len(rows) == 0:
+            continue
+        first = rows[np.argsort(raw.lines[rows], kind="stable")[:20]]
+        values = _issue_values(raw, checks, first, error)
+        report.add_issue(error.label, len(rows),
+                         issue_samples(raw.lines[first], np.asarray(values, dtype=object),
+                                       checks.column[first]))
+    unknown = np.flatnonzero(checks.ok & (checks.kind == EventKind.OTHER))
+    if len(unknown):
+        first = unknown[:20]
+        values = raw.table.column("event_type").take(pa.array(first)).to_pylist()
+        report.add_issue("unknown_event_type", len(unknown),
+                         issue_samples(raw.lines[first], np.asarray(values, dtype=object)))
+    if checks.ambiguous_dates:
+        report.add_issue("ambiguous_dates", 1, [])
+    if checks.ok.any():
+        ts = checks.ts_ms[checks.ok]
+        report.time_range = [iso_utc_ms(int(ts.min())), iso_utc_ms(int(ts.max()))]
+    return report
+
+
+def _issue_values(raw: RawRows, checks: RowChecks, rows: np.ndarray, error: RowError) -> list[str]:
+    if error is RowError.MALFORMED_ROW:
+        return _raw_text(raw, rows)
+    columns = checks.column[rows]
+    return [raw.table.column(column)[int(row)].as_py() for row, column in zip(rows, columns)]
+
+
+def iso_utc_ms(ms: int) -> str:
+    moment = datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{text}.{ms % 1000:03d}Z" if ms % 1000 else f"{text}Z"
+
+
+def _events(raw: RawRows, checks: RowChecks) -> pa.Table:
+    """The accepted rows as an event table in line order (not yet de-duplicated)."""
+    ok = checks.ok
+    mask = pa.array(ok)
+    table = raw.table.filter(mask)
+    return pa.table({
+        "line": pa.array(raw.lines[ok].astype(np.int32)),
+        "ts_ms": pa.array(checks.ts_ms[ok]),
+        "person_id": table.column("person_id"),
+        "camera_id": table.column("camera_id"),
+        "kind": pa.array(checks.kind[ok]),
+        "raw_event_type": table.column("event_type"),
+        "attributes": attributes_json(table, list(raw.layout.attributes)),
+    })
+
+
+def attributes_json(table: pa.Table, names: list[str]) -> pa.Array:
+    """Each row's attribute columns as a JSON object text (missing values as null), in C."""
+    if not names:
+        return pa.nulls(table.num_rows, pa.string())
+    parts = []
+    for i, name in enumerate(names):
+        values = table.column(name).combine_chunks()
+        escaped = pc.replace_substring(values, "\\", "\\\\")
+        escaped = pc.replace_substring(escaped, '"', '\\"')
+        escaped = pc.replace_substring_regex(escaped, r"[\x00-\x1f]", " ")
+        quoted = pc.binary_join_element_wise('"', escaped, '"', "")
+        value = pc.if_else(pc.equal(values, ""), pa.scalar("null"), quoted)
+        key = ("{" if i == 0 else ",") + _json_string(name) + ":"
+        parts.append(pc.binary_join_element_wise(key, value, ""))
+    parts.append(pa.array(["}"] * table.num_rows))
+    return pc.binary_join_element_wise(*parts, "")
+
+
+def _json_string(text: str) -> str:
+    import json
+
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _store(conn: psycopg.Connection, upload_id: int, raw: RawRows, checks: RowChecks,
+           events: pa.Table, quality: QualityReport, options: IngestOptions,
+           report_progress: ProgressCallback) -> tuple[int, int]:
+    """The write phase, in one transaction under the ingest lock."""
+    rows = raw.table.num_rows
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (INGEST_LOCK,))
+        conn.execute(
+            "CREATE TEMP TABLE touched_keys (person_id text, camera_id text) ON COMMIT DROP"
+        )
+        keys = events.select(["person_id", "camera_id"]).group_by(
+            ["person_id", "camera_id"]).aggregate([])
+        copy_in(conn, "touched_keys", keys)
+        conn.execute("ANALYZE touched_keys")
+        stored = copy_out(conn, STORED_EVENTS_SQL, STORED_EVENTS)
+
+        merged = _merge(stored, events)
+        keep = first_occurrences(merged.key, merged.ts_ms, merged.kind, merged.order)
+        new_kept = keep[stored.num_rows:]
+        _report_duplicates(quality, raw, events, ~new_kept)
+        kept = np.flatnonzero(keep)
+        pairing = pair_sessions(
+            merged.key[kept], merged.ts_ms[kept], merged.kind[kept],
+            duplicate_window_ms=int(options.duplicate_window_s * 1000),
+            max_session_ms=int(options.max_session_s * 1000),
+        )
+        report_progress(Progress("storing", 0.8, rows))
+
+        n_stored = stored.num_rows
+        event_ids = np.full(len(merged.key), -1, dtype=np.int64)
+        event_ids[:n_stored] = stored.column("id").to_numpy()
+        new_index = kept[kept >= n_stored]
+        first_id = allocate_ids(conn, "camera_events_id_seq", len(new_index))
+        event_ids[new_index] = first_id + np.arange(len(new_index), dtype=np.int64)
+
+        session_ids = _session_ids(conn, pairing, kept, stored)
+        sid, dwell = _event_sessions(pairing, session_ids, kept, len(merged.key))
+
+        conn.execute(
+            "DELETE FROM person_sessions s USING touched_keys t"
+            " WHERE s.person_id = t.person_id AND s.camera_id = t.camera_id"
+        )
+        _update_stored(conn, stored, sid[:n_stored], dwell[:n_stored])
+        new_events = events.filter(pa.array(new_kept))
+        new_sel = new_index
+        copy_in(conn, "camera_events", pa.table({
+            "id": pa.array(event_ids[new_sel]),
+            "upload_id": pa.array(np.full(len(new_sel), upload_id, dtype=np.int64)),
+            "line": new_events.column("line"),
+            "ts": pa.array(merged.ts_ms[new_sel]).cast(UTC_MS),
+            "person_id": new_events.column("person_id"),
+            "camera_id": new_events.column("camera_id"),
+            "event_type": KIND_LABELS.take(pa.array(merged.kind[new_sel])),
+            "raw_event_type": new_events.column("raw_event_type"),
+            "session_id": pa.array(sid[new_sel], mask=sid[new_sel] < 0),
+            "dwell_duration": pa.array(dwell[new_sel], mask=np.isnan(dwell[new_sel])),
+            "attributes": new_events.column("attributes"),
+        }))
+        copy_in(conn, "person_sessions", _session_table(pairing, session_ids, kept, merged,
+                                                        event_ids))
+        _store_rejected(conn, upload_id, raw, checks)
+        for name in raw.layout.attributes:
+            conn.execute(
+                "INSERT INTO attributes (name, first_upload_id) VALUES (%s, %s)"
+                " ON CONFLICT (name) DO NOTHING", (name, upload_id),
+            )
+        conn.execute("UPDATE data_version SET version = version + 1")
+        uploads.mark_completed(conn, upload_id, quality.as_dict(), quality.total_rows)
+    return len(new_index), len(pairing.status)
+
+
+@dataclass(frozen=True)
+class _Merged:
+    """Stored events of the touched keys followed by the new events, as NumPy columns."""
+
+    key: np.ndarray
+    ts_ms: np.ndarray
+    kind: np.ndarray
+    order: np.ndarray
+    person: pa.Array
+    camera: pa.Array
+    attributes: pa.Array
+
+
+def _merge(stored: pa.Table, events: pa.Table) -> _Merged:
+    person = pa.concat_arrays([
+        stored.column("person_id").combine_chunks(), events.column("person_id").combine_chunks()
+    ])
+    camera = pa.concat_arrays([
+        stored.column("camera_id").combine_chunks(), events.column("camera_id").combine_chunks()
+    ])
+    person_code = pc.dictionary_encode(person).indices.to_numpy().astype(np.int64)
+    camera_enc = pc.dictionary_encode(camera)
+    camera_code = camera_enc.indices.to_numpy().astype(np.int64)
+    key = person_code * max(len(camera_enc.dictionary), 1) + camera_code
+    stored_kind = np.zeros(stored.num_rows, dtype=np.int8)
+    stored_types = stored.column("event_type").to_numpy(zero_copy_only=False)
+    stored_kind[stored_types == "entry"] = EventKind.ENTRY
+    stored_kind[stored_types == "exit"] = EventKind.EXIT
+    n = stored.num_rows + events.num_rows
+    return _Merged(
+        key=key,
+        ts_ms=np.concatenate([stored.column("ts_ms").to_numpy(), events.column("ts_ms").to_numpy()]),
+        kind=np.concatenate([stored_kind, events.column("kind").to_numpy()]).astype(np.int8),
+        order=np.arange(n, dtype=np.int64),
+        person=person,
+        camera=camera,
+        attributes=pa.concat_arrays([
+            stored.column("attributes").combine_chunks(),
+            events.column("attributes").combine_chunks().cast(pa.string()),
+        ]),
+    )
+
+
+def _report_duplicates(quality: QualityReport, raw: RawRows, events: pa.Table,
+                       duplicate: np.ndarray) -> None:
+    count = int(duplicate.sum())
+    quality.duplicate_events = count
+    if not count:
+        return
+    lines = np.sort(events.column("line").to_numpy()[duplicate])[:20]
+    rows = np.flatnonzero(np.isin(raw.lines, lines))
+    values = _raw_text(raw, rows)
+    quality.add_issue("duplicate_event", count,
+                      issue_samples(raw.lines[rows], np.asarray(values, dtype=object)))
+
+
+def _session_ids(conn: psycopg.Connection, pairing: Pairing, kept: np.ndarray,
+                 stored: pa.Table) -> np.ndarray:
+    """Keep the id of a session whose opening entry is a stored event; number the rest."""
+    n_sessions = len(pairing.status)
+    ids = np.full(n_sessions, -1, dtype=np.int64)
+    opener = kept[pairing.entry_index]
+    n_stored = stored.num_rows
+    if n_stored:
+        old = stored.column("session_id").to_numpy(zero_copy_only=False)
+        old = np.where(np.isnan(old), -1, old).astype(np.int64) if old.dtype.kind == "f" else old
+        from_stored = opener < n_stored
+        ids[from_stored] = old[opener[from_stored]]
+        # An id can only be kept once: a stored entry that now opens a session whose id
+        # another session already took gets a new one.
+        reused = ids >= 0
+        _, first_pos = np.unique(ids[reused], return_index=True)
+        duplicate = np.ones(int(reused.sum()), dtype=bool)
+        duplicate[first_pos] = False
+        ids[np.flatnonzero(reused)[duplicate]] = -1
+    fresh = np.flatnonzero(ids < 0)
+    first = allocate_ids(conn, "person_sessions_id_seq", len(fresh))
+    ids[fresh] = first + np.arange(len(fresh), dtype=np.int64)
+    return ids
+
+
+def _event_sessions(pairing: Pairing, session_ids: np.ndarray, kept: np.ndarray,
+                    n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per merged event: its session id (-1) and its session's dwell in s (NaN unless complete)."""
+    sid = np.full(n, -1, dtype=np.int64)
+    dwell = np.full(n, np.nan)
+    has = pairing.session_of_event >= 0
+    sessions = pairing.session_of_event[has]
+    sid[kept[has]] = session_ids[sessions]
+    complete = pairing.status[sessions] == SessionStatus.COMPLETE
+    dwell_s = np.where(complete, pairing.dwell_ms[sessions] / 1000.0, np.nan)
+    dwell[kept[has]] = dwell_s
+    return sid, dwell
+
+
+def _update_stored(conn: psycopg.Connection, stored: pa.Table, sid: np.ndarray,
+                   dwell: np.ndarray) -> None:
+    """Write back the session of stored events whose pairing changed."""
+    if stored.num_rows == 0:
+        return
+    old_sid = np.asarray(pc.fill_null(stored.column("session_id"), -1).to_numpy(), dtype=np.int64)
+    old_dwell = np.asarray(
+        pc.fill_null(stored.column("dwell_duration"), np.nan).to_numpy(), dtype=np.float64)
+    same_dwell = (old_dwell == dwell) | (np.isnan(old_dwell) & np.isnan(dwell))
+    changed = (old_sid != sid) | ~same_dwell
+    if not changed.any():
+        return
+    conn.execute(
+        "CREATE TEMP TABLE repaired (id bigint, session_id bigint, dwell_duration double precision)"
+        " ON COMMIT DROP"
+    )
+    copy_in(conn, "repaired", pa.table({
+        "id": stored.column("id").filter(pa.array(changed)),
+        "session_id": pa.array(sid[changed], mask=sid[changed] < 0),
+        "dwell_duration": pa.array(dwell[changed], mask=np.isnan(dwell[changed])),
+    }))
+    conn.execute(
+        "UPDATE camera_events e SET session_id = r.session_id, dwell_duration = r.dwell_duration"
+        " FROM repaired r WHERE e.id = r.id"
+    )
+
+
+def _session_table(pairing: Pairing, session_ids: np.ndarray, kept: np.ndarray,
+                   merged: _Merged, event_ids: np.ndarray) -> pa.Table:
+    opener = kept[pairing.entry_index]
+    has_exit = pairing.exit_index >= 0
+    closer = np.where(has_exit, kept[np.maximum(pairing.exit_index, 0)], 0)
+    complete = pairing.status == SessionStatus.COMPLETE
+    exit_ts = merged.ts_ms[closer]
+    return pa.table({
+        "id": pa.array(session_ids),
+        "person_id": merged.person.take(pa.array(opener)),
+        "camera_id": merged.camera.take(pa.array(opener)),
+        "entry_ts": pa.array(merged.ts_ms[opener]).cast(UTC_MS),
+        "exit_ts": pa.array(exit_ts, mask=~has_exit).cast(UTC_MS),
+        "status": STATUS_LABELS.take(pa.array(pairing.status.astype(np.int64))),
+        "dwell_s": pa.array(pairing.dwell_ms / 1000.0, mask=~complete),
+        "entry_event_id": pa.array(event_ids[opener]),
+        "exit_event_id": pa.array(event_ids[closer], mask=~has_exit),
+        "attributes": merged.attributes.take(pa.array(opener)),
+    })
+
+
+def _store_rejected(conn: psycopg.Connection, upload_id: int, raw: RawRows,
+                    checks: RowChecks) -> None:
+    """Keep every rejected row (line, reason, value, raw text): nothing is lost silently."""
+    rows = np.flatnonzero(~checks.ok)
+    if len(rows):
+        columns = checks.column[rows]
+        taken = pa.array(rows)
+        values = pa.nulls(len(rows), pa.string())
+        for name in {c for c in columns if c is not None}:
+            mask = pa.array(columns == name)
+            values = pc.if_else(mask, raw.table.column(name).take(taken), values)
+        labels = pa.array([e.label for e in RowError])
+        copy_in(conn, "rejected_rows", pa.table({
+            "upload_id": pa.array(np.full(len(rows), upload_id, dtype=np.int64)),
+            "line": pa.array(raw.lines[rows].astype(np.int32)),
+            "reason": labels.take(pa.array(checks.error[rows].astype(np.int64))),
+            "column_name": pa.array(columns, pa.string()),
+            "value": values,
+            "raw": pa.array(_raw_text(raw, rows), pa.string()),
+        }))
+    if raw.malformed:
+        copy_in(conn, "rejected_rows", pa.table({
+            "upload_id": pa.array([upload_id] * len(raw.malformed), pa.int64()),
+            "line": pa.array([m.line for m in raw.malformed], pa.int32()),
+            "reason": pa.array(["malformed_row"] * len(raw.malformed)),
+            "column_name": pa.nulls(len(raw.malformed), pa.string()),
+            "value": pa.array([m.reason for m in raw.malformed]),
+            "raw": pa.array([m.text for m in raw.malformed]),
+        }))
+
+
+__all__ = ["IngestOptions", "IngestResult", "Progress", "ingest_file"]

@@ -1,0 +1,65 @@
+"""Bulk transfer between Arrow tables and PostgreSQL: COPY in both directions, id blocks."""
+
+from __future__ import annotations
+
+import io
+
+import psycopg
+import pyarrow as pa
+import pyarrow.csv as pacsv
+from psycopg import sql
+
+COPY_BATCH_ROWS = 250_000
+
+
+def copy_in(conn: psycopg.Connection, table: str, data: pa.Table) -> None:
+    """COPY an Arrow table into `table`; column names of `data` are the target columns.
+
+    Arrow writes the CSV in C, batch by batch, so no Python code runs per row. Nulls are
+    written unquoted (NULL to PostgreSQL), empty strings quoted.
+    """
+    if data.num_rows == 0:
+        return
+    statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
+        sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, data.column_names))
+    )
+    options = pacsv.WriteOptions(include_header=False, quoting_style="needed")
+    with conn.cursor().copy(statement) as copy:
+        for batch in data.to_batches(max_chunksize=COPY_BATCH_ROWS):
+            buffer = io.BytesIO()
+            pacsv.write_csv(batch, buffer, options)
+            copy.write(buffer.getbuffer())
+
+
+def copy_out(conn: psycopg.Connection, query: sql.Composable | str, schema: pa.Schema,
+             params: tuple = ()) -> pa.Table:
+    """Run `query` through COPY ... TO STDOUT and read the rows into an Arrow table."""
+    statement = sql.SQL("COPY ({}) TO STDOUT (FORMAT csv)").format(
+        query if isinstance(query, sql.Composable) else sql.SQL(query)  # type: ignore[arg-type]
+    )
+    buffer = io.BytesIO()
+    with conn.cursor().copy(statement, params or None) as copy:
+        for chunk in copy:
+            buffer.write(chunk)
+    if buffer.tell() == 0:
+        return schema.empty_table()
+    buffer.seek(0)
+    return pacsv.read_csv(
+        buffer,
+        read_options=pacsv.ReadOptions(column_names=schema.names),
+        convert_options=pacsv.ConvertOptions(
+            column_types=schema, strings_can_be_null=True, quoted_strings_can_be_null=False
+        ),
+    )
+
+
+def allocate_ids(conn: psycopg.Connection, sequence: str, count: int) -> int:
+    """Reserve `count` consecutive ids from `sequence`; returns the first.
+
+    Callers hold the ingest lock, so the block cannot interleave with another writer's.
+    """
+    if count == 0:
+        return 0
+    first = conn.execute("SELECT nextval(%s::regclass)", (sequence,)).fetchone()[0]  # type: ignore[index]
+    conn.execute("SELECT setval(%s::regclass, %s)", (sequence, first + count - 1))
+    return int(first)
