@@ -33,6 +33,11 @@ class Settings(BaseSettings):
     max_upload_bytes: int = 2 * 1024**3
     cache_ttl_s: int = 3600
     chunk_bytes: int = 16 * 1024**2
+    run_worker: bool = Field(default=True, description="Process uploads inside `dwell serve`.")
+    worker_concurrency: int = 2
+    pool_size: int = 20
+    upload_dir: Path | None = Field(default=None, description="Where uploads are spooled; "
+                                    "default: data_dir/uploads.")
 
 
 def get_settings() -> Settings:

@@ -56,3 +56,35 @@ def mark_failed(conn: psycopg.Connection, upload_id: int, error: dict[str, str])
 def get(conn: psycopg.Connection, upload_id: int) -> dict[str, Any] | None:
     with conn.cursor(row_factory=dict_row) as cur:
         return cur.execute("SELECT * FROM uploads WHERE id = %s", (upload_id,)).fetchone()
+
+
+QUALITY_SUMMARY_SQL = """
+    SELECT id, filename, status, created_at, finished_at, quality, error
+    FROM uploads ORDER BY id
+"""
+
+
+def quality_summary(conn: psycopg.Connection) -> dict[str, Any]:
+    """Data quality over every upload: totals, issue counts, and one line per upload."""
+    totals = {"uploads": 0, "completed": 0, "failed": 0, "total_rows": 0, "valid_rows": 0,
+              "rejected_rows": 0, "duplicate_events": 0}
+    issues: dict[str, int] = {}
+    per_upload = []
+    with conn.cursor(row_factory=dict_row) as cur:
+        for row in cur.execute(QUALITY_SUMMARY_SQL):
+            totals["uploads"] += 1
+            if row["status"] in ("completed", "failed"):
+                totals[row["status"]] += 1
+            quality = row["quality"] or {}
+            for key in ("total_rows", "valid_rows", "rejected_rows", "duplicate_events"):
+                totals[key] += int(quality.get(key) or 0)
+            for name, count in (quality.get("issues") or {}).items():
+                issues[name] = issues.get(name, 0) + int(count)
+            per_upload.append({
+                "upload_id": row["id"], "filename": row["filename"], "status": row["status"],
+                "total_rows": quality.get("total_rows"), "rejected_rows": quality.get("rejected_rows"),
+                "quality_score": quality.get("quality_score"), "error": row["error"],
+            })
+    score = totals["valid_rows"] / totals["total_rows"] if totals["total_rows"] else None
+    return {**totals, "quality_score": score, "issues": dict(sorted(issues.items())),
+            "uploads_detail": per_upload}

@@ -1,0 +1,68 @@
+"""FastAPI dependencies: services, a pooled connection, and the filters of SPEC §5."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import psycopg
+from fastapi import Depends, Query, Request
+
+from dwell.analytics.filters import Filters
+from dwell.api.errors import bad_parameter
+from dwell.api.services import Services
+
+
+def get_services(request: Request) -> Services:
+    return request.app.state.services
+
+
+def get_conn(services: Annotated[Services, Depends(get_services)]) -> Iterator[psycopg.Connection]:
+    with services.pool.connection() as conn:
+        yield conn
+
+
+def check_tz(name: str, parameter: str = "tz") -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise bad_parameter(parameter, f"{parameter}: unknown time zone {name!r} "
+                                       "(use an IANA name such as Europe/Berlin)") from None
+    return name
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    if moment is not None and moment.tzinfo is None:
+        return moment.replace(tzinfo=timezone.utc)
+    return moment
+
+
+def get_filters(
+    services: Annotated[Services, Depends(get_services)],
+    start: Annotated[datetime | None, Query(
+        description="Start of the range (inclusive), ISO 8601; UTC when no offset is given.",
+        examples=["2024-03-04T00:00:00Z"])] = None,
+    end: Annotated[datetime | None, Query(
+        description="End of the range (exclusive), ISO 8601; UTC when no offset is given.",
+        examples=["2024-03-11T00:00:00Z"])] = None,
+    camera_id: Annotated[list[str], Query(description="Camera id; repeat for several.")] = [],  # noqa: B006
+    person_id: Annotated[list[str], Query(description="Person id; repeat for several.")] = [],  # noqa: B006
+    tz: Annotated[str | None, Query(
+        description="IANA time zone of buckets and calendar days.",
+        examples=["Europe/Berlin"])] = None,
+) -> Filters:
+    start, end = _aware(start), _aware(end)
+    if start and end and end <= start:
+        raise bad_parameter("end", "end: must be after start (the range is [start, end))")
+    return Filters(start=start, end=end, camera_ids=tuple(camera_id), person_ids=tuple(person_id),
+                   tz=check_tz(tz or services.settings.tz))
+
+
+def filter_params(filters: Filters) -> dict:
+    """The filters as cache-key material."""
+    return {"start": filters.start.isoformat() if filters.start else None,
+            "end": filters.end.isoformat() if filters.end else None,
+            "camera_id": sorted(filters.camera_ids), "person_id": sorted(filters.person_ids),
+            "tz": filters.tz}

@@ -1,0 +1,5 @@
+"""(Routes pending.)"""
+
+from fastapi import APIRouter
+
+router = APIRouter()
