@@ -118,7 +118,7 @@ def pair_sessions(key: np.ndarray, ts_ms: np.ndarray, kind: np.ndarray, *,
         # stable partition of each mixed group: exits first when open before, else entries
         sub = np.flatnonzero(mixed[group_of])
         sub_group = group_of[sub]
-        second = np.where(open_before[sub_group], ~ent[sub], ent[sub])
+        second = np.where(open_before[sub_group], ent[sub], ~ent[sub])
         perm = np.argsort(sub_group * 2 + second, kind="stable")
         reordered = sub[perm]
         idx[sub] = idx[reordered]
