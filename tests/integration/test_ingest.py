@@ -34,8 +34,8 @@ def count(conn: psycopg.Connection, table: str) -> int:
         (HEADER, "no_data_rows", "no data rows"),
         (HEADER + "\n\n", "no_data_rows", "no data rows"),
         (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "not_text", "not a text file"),
-        ("time,visitor,zone\n2024-01-01 10:00,p1,a\n", "missing_columns",
-         "lacks the required column(s) camera_id, event_type; the header has: time, visitor, zone"),
+        ("time,visitor_id,zone\n2024-01-01 10:00,p1,a\n", "missing_columns",
+         "lacks the required column(s) camera_id, event_type; the header has: time, visitor_id, zone"),
     ],
 )
 def test_file_level_errors_reject_the_upload_and_store_nothing(conn, tmp_path, content, kind,

@@ -244,7 +244,7 @@ def _events(raw: RawRows, checks: RowChecks) -> pa.Table:
 
 def attributes_json(table: pa.Table, names: list[str]) -> pa.Array:
     """Each row's attribute columns as a JSON object text (missing values as null), in C."""
-    if not names:
+    if not names or table.num_rows == 0:
         return pa.nulls(table.num_rows, pa.string())
     parts = []
     for i, name in enumerate(names):

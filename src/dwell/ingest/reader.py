@@ -110,8 +110,9 @@ def _detect_encoding(head: bytes) -> str:
     try:
         head.decode("utf-8")
     except UnicodeDecodeError as exc:
-        # A multi-byte character cut by the sniff window is still UTF-8.
-        if exc.start < len(head) - 4:
+        # A multi-byte character cut at the end of a full sniff window is still UTF-8.
+        cut_by_window = len(head) >= SNIFF_BYTES and exc.reason == "unexpected end of data"
+        if not cut_by_window:
             return "latin-1"
     return "utf-8"
 
