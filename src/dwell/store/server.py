@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,7 +23,10 @@ def postgres_server(database_url: str | None, data_dir: Path) -> Iterator[str]:
     if database_url:
         yield database_url
         return
-    import pgserver  # imported late: starting it is only needed without DATABASE_URL
+    # Imported late: only needed without DATABASE_URL. pgserver asks platformdirs for a
+    # runtime dir, which warns on machines without XDG_RUNTIME_DIR; the fallback is fine.
+    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+    import pgserver
 
     pgdata = Path(data_dir) / "pg"
     pgdata.mkdir(parents=True, exist_ok=True)
