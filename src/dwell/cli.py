@@ -195,6 +195,113 @@ def generate(rows: Annotated[int, typer.Option(min=1, help="Number of data rows.
     err.print(f"wrote {written} rows to {out_path}")
 
 
+@app.command()
+def serve(host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+          port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+          workers: Annotated[int, typer.Option(min=1, help="HTTP worker processes.")] = 1,
+          load_if_empty: Annotated[Optional[Path], typer.Option(
+              exists=True, dir_okay=False,
+              help="Load this file first when the store has no events (a first look).")] = None,
+          database_url: DatabaseUrl = None) -> None:
+    """Run the REST API (and upload workers) on the store: DATABASE_URL or the embedded one."""
+    import os
+
+    import uvicorn
+
+    from dwell.api.bind import BindRefused, check_bind
+
+    logs.configure(logging.INFO)
+    settings = get_settings()
+    if database_url:
+        os.environ["DATABASE_URL"] = database_url
+        settings = get_settings()
+    with persistent_store(settings) as conninfo:
+        try:
+            notice = check_bind(host, conninfo)
+        except BindRefused as exc:
+            err.print(f"[bold red]Not starting:[/] {exc.message}")
+            raise typer.Exit(2) from exc
+        if load_if_empty is not None:
+            with psycopg.connect(conninfo, autocommit=True) as conn:
+                if conn.execute("SELECT NOT EXISTS (SELECT 1 FROM camera_events)").fetchone()[0]:
+                    result = ingest_file(conn, load_if_empty, _options(settings, None, None, None,
+                                                                       None, None))
+                    err.print(f"loaded {result.quality.total_rows:,} rows of {load_if_empty}")
+        shown = "localhost" if host in ("127.0.0.1", "0.0.0.0", "::") else host
+        err.print(notice)
+        err.print(f"API:       http://{shown}:{port}/api/v1\n"
+                  f"API docs:  http://{shown}:{port}/docs\n"
+                  f"Dashboard: http://{shown}:{port}/")
+        uvicorn.run("dwell.api.app:create_app", factory=True, host=host, port=port,
+                    workers=workers, log_config=None, access_log=False)
+
+
+@app.command()
+def worker(database_url: DatabaseUrl = None) -> None:
+    """Process queued uploads (for extra machines sharing the database)."""
+    import os
+
+    from dwell import jobs
+
+    logs.configure(logging.INFO)
+    if database_url:
+        os.environ["DATABASE_URL"] = database_url
+    jobs.run_worker(get_settings())
+
+
+keys_app = typer.Typer(help="API keys: create, list, revoke.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("create")
+def keys_create(role: Annotated[str, typer.Option(help="viewer, uploader or admin.")],
+                name: Annotated[Optional[str], typer.Option(help="A label for people.")] = None,
+                database_url: DatabaseUrl = None) -> None:
+    """Create a key and print it once (only its hash is stored)."""
+    from dwell import auth
+
+    with persistent_store(get_settings(), database_url) as conninfo:
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            try:
+                info, secret = auth.create_key(conn, role, name)
+            except ValueError as exc:
+                raise typer.BadParameter(str(exc), param_hint="--role") from exc
+    err.print(f"key {info.id} ({info.role}) created; it is shown only now:")
+    out.print(secret, highlight=False, soft_wrap=True)
+
+
+@keys_app.command("list")
+def keys_list(database_url: DatabaseUrl = None) -> None:
+    """List keys (prefix, role, dates); secrets are never shown again."""
+    from dwell import auth
+
+    with persistent_store(get_settings(), database_url) as conninfo:
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            keys = auth.list_keys(conn)
+    table = Table(title="API keys")
+    for column in ("id", "prefix", "role", "name", "created", "last used", "revoked"):
+        table.add_column(column)
+    for key in keys:
+        table.add_row(str(key.id), key.prefix, key.role, key.name or "", _fmt(key.created_at),
+                      _fmt(key.last_used_at), _fmt(key.revoked_at))
+    out.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key: Annotated[str, typer.Argument(help="Key id or prefix.")],
+                database_url: DatabaseUrl = None) -> None:
+    """Revoke a key: requests with it are refused from now on."""
+    from dwell import auth
+
+    with persistent_store(get_settings(), database_url) as conninfo:
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            revoked = auth.revoke_key(conn, int(key) if key.isdigit() else key)
+    if revoked is None:
+        err.print(f"[bold red]No such key:[/] {key}")
+        raise typer.Exit(1)
+    err.print(f"key {revoked.id} ({revoked.prefix}) revoked")
+
+
 def _print(document: dict[str, Any], as_json: bool) -> None:
     if as_json:
         sys.stdout.write(json.dumps(document, indent=2, default=str) + "\n")
