@@ -87,6 +87,14 @@ def test_tie_rule_when_open_before_several_mixed_instants():
         (1, 0, 10, COMPLETE, 10), (1, 10, 20, COMPLETE, 10), (1, 20, None, OPEN, -1)]
 
 
+def test_tie_rule_state_does_not_leak_from_the_previous_key():
+    # key 1 is left open, key 2 starts closed: its entry comes first, then the exit
+    events = [(1, 0, E), (2, 5, X), (2, 5, E)]
+    p = pair(events)
+    assert sessions_of(events, p) == [(1, 0, None, OPEN, -1), (2, 5, 5, COMPLETE, 0)]
+    assert not p.orphan_exit.any()
+
+
 def test_extra_events_at_one_instant_are_duplicates_and_orphans():
     # closed before: entries first (second is a duplicate), exits next (second is an orphan)
     events = [(1, 7, X), (1, 7, E), (1, 7, X), (1, 7, E)]
@@ -335,6 +343,19 @@ def test_wide_windows_and_long_runs_match_reference(events, window):
     sessions, of_event, _, dup = reference(events, window, 86_400_000)
     assert as_rows(p, events) == sessions
     assert p.session_of_event.tolist() == of_event
+    assert p.duplicate_entry.tolist() == dup
+
+
+@settings(max_examples=100, deadline=None)
+@given(events=st.lists(st.tuples(st.sampled_from([-(2**62), 5, 2**62]), st.integers(0, 20),
+                                 st.sampled_from([O, E, X])), max_size=40),
+       window=st.integers(0, 10))
+def test_keys_spanning_the_int64_range_match_reference(events, window):
+    p = pair(events, duplicate_window_ms=window, max_session_ms=15)
+    sessions, of_event, orphan, dup = reference(events, window, 15)
+    assert as_rows(p, events) == sessions
+    assert p.session_of_event.tolist() == of_event
+    assert p.orphan_exit.tolist() == orphan
     assert p.duplicate_entry.tolist() == dup
 
 

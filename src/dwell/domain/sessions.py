@@ -64,7 +64,8 @@ def pair_sessions(key: np.ndarray, ts_ms: np.ndarray, kind: np.ndarray, *,
     """Sessions of SPEC §4 from events in load order.
 
     `key` codes the (person_id, camera_id) pair, `ts_ms` is UTC milliseconds and `kind` an
-    `EventKind` code; `other` events never pair and leave the state unchanged.
+    `EventKind` code; `other` events (and any code other than entry or exit) never pair and
+    leave the state unchanged.
     """
     key = np.asarray(key, dtype=np.int64)
     ts_ms = np.asarray(ts_ms, dtype=np.int64)
@@ -91,7 +92,7 @@ def pair_sessions(key: np.ndarray, ts_ms: np.ndarray, kind: np.ndarray, *,
     # --- 1. sort by (key, ts), group by instant, apply the tie rule -------------------------
     k = key[paired]
     t = ts_ms[paired]
-    order = np.lexsort((t, k))
+    order = _sort_order(k, t)
     idx = paired[order]
     k = k[order]
     t = t[order]
@@ -180,6 +181,16 @@ def pair_sessions(key: np.ndarray, ts_ms: np.ndarray, kind: np.ndarray, *,
                    session_of_event, orphan_exit, duplicate_entry)
 
 
+def _sort_order(k: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Stable order by (key, ts): one argsort of a combined int64 when it fits, else lexsort."""
+    k_min, t_min = int(k.min()), int(t.min())
+    t_span = int(t.max()) - t_min + 1
+    if (int(k.max()) - k_min + 1) * t_span <= 2**63 - 1:
+        combined = (k - k_min) * t_span + (t - t_min)
+        return np.argsort(combined, kind="stable")
+    return np.lexsort((t, k))
+
+
 def _resolve_openers(te: np.ndarray, run_start: np.ndarray, run_len: np.ndarray,
                      window: int) -> np.ndarray:
     """Opener flags of entries grouped in runs (consecutive entries of one key, ts ascending).
@@ -188,41 +199,38 @@ def _resolve_openers(te: np.ndarray, run_start: np.ndarray, run_len: np.ndarray,
     duplicate, and the first one beyond it becomes the next opener. All runs advance together,
     one opener per round, through np.searchsorted on timestamps made increasing across runs.
     """
-    n_e = len(te)
-    opener = np.zeros(n_e, dtype=bool)
+    opener = np.zeros(len(te), dtype=bool)
     opener[run_start] = True
     multi = run_len > 1
     if not multi.any():
         return opener
-    run_last = run_start + run_len - 1
+    # Only runs of two or more entries need work: lay their entries out contiguously.
+    lens = run_len[multi]
+    first = np.cumsum(lens) - lens                   # run starts, in the compact numbering
+    last = first + lens - 1
+    where = np.arange(int(lens.sum())) + np.repeat(run_start[multi] - first, lens)
+    ts = te[where]
     # Beyond the longest run span every entry of a run is a duplicate of its first opener, so
     # the window can be capped there without changing any comparison.
-    w = min(window, int((te[run_last[multi]] - te[run_start[multi]]).max()))
+    w = min(window, int((ts[last] - ts[first]).max()))
     # Offset-adjusted timestamps: within a run the gaps are kept, except that gaps above the
     # window shrink to window + 1 (every comparison with the window is unchanged); between runs
     # the step is 1. Searches are capped at the run's last entry, so they never leave the run.
-    step = np.ones(n_e, dtype=np.int64)
-    step[0] = 0
-    inner = np.ones(n_e, dtype=bool)
-    inner[run_start] = False
-    step[inner] = np.minimum(te[inner] - te[np.flatnonzero(inner) - 1], w + 1)
-    # Split into blocks of whole runs whose adjusted values stay far from int64 overflow; one
-    # block in practice (timestamps lie within decades, SPEC §2).
-    heads = run_start[multi]
-    block_of_run = (np.cumsum(step.astype(np.float64))[heads] // _ADJ_LIMIT).astype(np.int64)
-    for block in np.unique(block_of_run):
-        in_block = block_of_run == block
-        first = heads[in_block][0]
-        stop = run_last[multi][in_block][-1] + 1
-        adj = np.cumsum(step[first:stop])
-        adj -= adj[0]
-        head = heads[in_block] - first
-        last = run_last[multi][in_block] - first
+    step = np.empty(len(ts), dtype=np.int64)
+    step[1:] = np.minimum(np.diff(ts), w + 1)
+    step[first] = 1
+    # Blocks of whole runs keep the adjusted values far from int64 overflow; there is one block
+    # in practice (timestamps lie within decades, SPEC §2).
+    block_of_run = (np.cumsum(step.astype(np.float64))[first] // _ADJ_LIMIT).astype(np.int64)
+    edges = np.flatnonzero(np.diff(block_of_run)) + 1
+    for runs in np.split(np.arange(len(first)), edges):
+        lo, hi = first[runs[0]], last[runs[-1]] + 1
+        adj = np.cumsum(step[lo:hi])
+        head, stop = first[runs] - lo, last[runs] - lo
         while len(head):
-            reach = np.minimum(adj[head] + w, adj[last])
-            nxt = np.searchsorted(adj, reach, side="right")
-            more = nxt <= last
-            head = nxt[more]
-            last = last[more]
-            opener[head + first] = True
+            reach = np.minimum(adj[head] + w, adj[stop])
+            head = np.searchsorted(adj, reach, side="right")
+            more = head <= stop
+            head, stop = head[more], stop[more]
+            opener[where[head + lo]] = True
     return opener
