@@ -1,1 +1,26 @@
-"""Analytics: one function per question, computed in SQL over the store (SPEC §5-§10)."""
+"""Analytics: one function per question, computed in SQL over the store (SPEC §5-§10).
+
+Every function takes a connection and `Filters` and returns JSON-ready values named as in
+SPEC §12; bad input raises ValueError naming the parameter.
+"""
+
+from dwell.analytics.filters import Filters
+from dwell.analytics.groups import demographics, dwell_groups, known_attributes, per_camera
+from dwell.analytics.kpis import kpis
+from dwell.analytics.occupancy import occupancy
+from dwell.analytics.repeat import repeat_visitors
+from dwell.analytics.report import report
+from dwell.analytics.timeseries import timeseries
+
+__all__ = [
+    "Filters",
+    "demographics",
+    "dwell_groups",
+    "known_attributes",
+    "kpis",
+    "occupancy",
+    "per_camera",
+    "repeat_visitors",
+    "report",
+    "timeseries",
+]

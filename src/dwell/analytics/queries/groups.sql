@@ -1,0 +1,43 @@
+-- Statistics per group (SPEC §10): events and visitors from the events, sessions and dwell
+-- from the sessions (a session's attribute is its entry event's). A NULL key is a group of
+-- its own; the two sides are stacked and regrouped rather than joined, because NULL keys
+-- would not match in a join.
+WITH ev_g AS (
+    SELECT {event_key} AS k,
+           count(*) AS events,
+           count(DISTINCT person_id COLLATE "C") AS unique_visitors
+    FROM camera_events
+    WHERE {events_where}
+    GROUP BY 1
+),
+ses_g AS (
+    SELECT {session_key} AS k,
+           count(*) AS sessions,
+           {dwell_stats}
+    FROM person_sessions
+    WHERE {sessions_where}
+    GROUP BY 1
+),
+stacked AS (
+    SELECT k, events, unique_visitors, 0::bigint AS sessions, 0::bigint AS complete_sessions,
+           NULL::float8 AS avg_dwell_s, NULL::float8 AS median_dwell_s,
+           NULL::float8 AS min_dwell_s, NULL::float8 AS max_dwell_s, NULL::float8 AS p90_dwell_s
+    FROM ev_g
+    UNION ALL
+    SELECT k, 0, 0, sessions, complete_sessions,
+           avg_dwell_s, median_dwell_s, min_dwell_s, max_dwell_s, p90_dwell_s
+    FROM ses_g
+)
+SELECT {group_value} AS group_value,
+       sum(events)::bigint AS events,
+       sum(unique_visitors)::bigint AS unique_visitors,
+       sum(sessions)::bigint AS sessions,
+       sum(complete_sessions)::bigint AS complete_sessions,
+       max(avg_dwell_s) AS avg_dwell_s,
+       max(median_dwell_s) AS median_dwell_s,
+       max(min_dwell_s) AS min_dwell_s,
+       max(max_dwell_s) AS max_dwell_s,
+       max(p90_dwell_s) AS p90_dwell_s
+FROM stacked
+GROUP BY k
+ORDER BY k NULLS LAST

@@ -1,0 +1,1 @@
+SELECT name FROM attributes ORDER BY name

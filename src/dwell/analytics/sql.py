@@ -1,0 +1,224 @@
+"""Shared SQL pieces: the filters of SPEC §5 as WHERE clauses, the time buckets of SPEC §8,
+and loading the queries kept in `queries/*.sql`.
+
+User values only ever travel as bound parameters (`%(start)s`, `%(tz)s`, ...). The only
+text composed into a statement is fixed fragments chosen from the tables below, after the
+request was checked against them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import psycopg
+from psycopg import sql
+from psycopg.rows import dict_row
+
+from dwell.analytics.filters import Filters
+
+INTERVALS = ("hour", "day", "week")
+
+_TZ_NAME = re.compile(r"[A-Za-z0-9_+\-]+(/[A-Za-z0-9_+\-]+)*")
+
+
+@dataclass(frozen=True)
+class Bucketing:
+    """How instants map to buckets of one interval in the zone `%(tz)s`.
+
+    `key` names the bucket of instant `{t}`; `start` / `end` turn key `{k}` into the bucket's
+    first instant and the next bucket's first instant; `step` walks from key to key.
+    Hours are keyed by their UTC start so that the repeated hour of a fall-back night makes
+    two buckets; days and weeks by their local start (a local midnight is unambiguous), so
+    that a spring-forward day lasts 23 h.
+    """
+
+    key: str
+    start: str
+    end: str
+    step: str
+
+
+BUCKETINGS: Mapping[str, Bucketing] = {
+    "hour": Bucketing(
+        # The instant minus the time elapsed since its local hour began.
+        # date_trunc in the zone keeps the offset of the instant, so the repeated hour of a
+        # fall-back night yields two distinct bucket starts.
+        key="date_trunc('hour', {t}, %(tz)s::text)",
+        start="{k}",
+        end="({k} + interval '1 hour')",
+        step="interval '1 hour'",
+    ),
+    "day": Bucketing(
+        key="date_trunc('day', {t} AT TIME ZONE %(tz)s::text)",
+        start="({k} AT TIME ZONE %(tz)s::text)",
+        end="(({k} + interval '1 day') AT TIME ZONE %(tz)s::text)",
+        step="interval '1 day'",
+    ),
+    "week": Bucketing(  # ISO weeks: date_trunc('week') is the Monday
+        key="date_trunc('week', {t} AT TIME ZONE %(tz)s::text)",
+        start="({k} AT TIME ZONE %(tz)s::text)",
+        end="(({k} + interval '1 week') AT TIME ZONE %(tz)s::text)",
+        step="interval '1 week'",
+    ),
+}
+
+
+def check_interval(interval: str) -> str:
+    if interval not in INTERVALS:
+        raise ValueError(f"interval: expected one of {', '.join(INTERVALS)}, got {interval!r}")
+    return interval
+
+
+@lru_cache(maxsize=512)
+def _is_known_tz(name: str) -> bool:
+    if not _TZ_NAME.fullmatch(name):
+        return False
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return False
+    return True
+
+
+def check_tz(tz: str) -> str:
+    if not isinstance(tz, str) or not _is_known_tz(tz):
+        raise ValueError(f"tz: unknown time zone {tz!r} (expected an IANA name such as "
+                         "'Europe/Berlin')")
+    return tz
+
+
+def _check_ids(name: str, ids: Any) -> None:
+    if isinstance(ids, (str, bytes)):
+        raise ValueError(f"{name}: expected a sequence of ids, got the single string {ids!r}")
+    for value in ids:
+        if not isinstance(value, str):
+            raise ValueError(f"{name}: ids must be strings, got {value!r}")
+
+
+def check_filters(filters: Filters) -> None:
+    """Raise ValueError naming the filter that cannot be used."""
+    for name in ("start", "end"):
+        moment = getattr(filters, name)
+        if moment is None:
+            continue
+        if not isinstance(moment, datetime):
+            raise ValueError(f"{name}: expected a datetime, got {moment!r}")
+        if moment.tzinfo is None or moment.utcoffset() is None:
+            raise ValueError(f"{name}: must be timezone-aware, got {moment.isoformat()}")
+    if filters.start is not None and filters.end is not None and filters.end < filters.start:
+        raise ValueError(f"end: {filters.end.isoformat()} is before start "
+                         f"{filters.start.isoformat()}")
+    _check_ids("camera_ids", filters.camera_ids)
+    _check_ids("person_ids", filters.person_ids)
+    check_tz(filters.tz)
+
+
+def filter_params(filters: Filters, **extra: Any) -> dict[str, Any]:
+    """The bound parameters every query of this package may use."""
+    return {
+        "start": filters.start,
+        "end": filters.end,
+        "camera_ids": list(filters.camera_ids),
+        "person_ids": list(filters.person_ids),
+        "tz": filters.tz,
+        **extra,
+    }
+
+
+def _where(filters: Filters, time_column: str) -> sql.Composable:
+    # Only the conditions in use are written, so the planner sees plain range and
+    # equality predicates and can use the (ts) / (camera_id, ts) indexes.
+    column = sql.Identifier(time_column)
+    conditions: list[sql.Composable] = []
+    if filters.start is not None:
+        conditions.append(sql.SQL("{} >= %(start)s").format(column))
+    if filters.end is not None:
+        conditions.append(sql.SQL("{} < %(end)s").format(column))
+    if filters.camera_ids:
+        conditions.append(sql.SQL("camera_id = ANY(%(camera_ids)s::text[])"))
+    if filters.person_ids:
+        conditions.append(sql.SQL("person_id = ANY(%(person_ids)s::text[])"))
+    return sql.SQL(" AND ").join(conditions) if conditions else sql.SQL("TRUE")
+
+
+def events_where(filters: Filters) -> sql.Composable:
+    """Events filter by their timestamp (SPEC §5)."""
+    return _where(filters, "ts")
+
+
+def sessions_where(filters: Filters) -> sql.Composable:
+    """Sessions filter by their entry time (SPEC §5)."""
+    return _where(filters, "entry_ts")
+
+
+def bucket_key(interval: str, column: str) -> sql.Composable:
+    """The bucket key of a timestamptz column."""
+    template = BUCKETINGS[check_interval(interval)].key
+    return sql.SQL(template).format(t=sql.Identifier(column))
+
+
+def bucket_start(interval: str, key: str = "k") -> sql.Composable:
+    """The first instant (UTC) of the bucket whose key is in column `key`."""
+    return sql.SQL(BUCKETINGS[check_interval(interval)].start).format(k=sql.Identifier(key))
+
+
+def bucket_parts(interval: str) -> dict[str, sql.Composable]:
+    """The fragments `_buckets.sql` needs for one interval."""
+    bucketing = BUCKETINGS[check_interval(interval)]
+    k = sql.Identifier("k")
+    return {
+        "bucket_start": sql.SQL(bucketing.start).format(k=k),
+        "bucket_end": sql.SQL(bucketing.end).format(k=k),
+        "step": sql.SQL(bucketing.step),
+    }
+
+
+@lru_cache(maxsize=None)
+def query_text(name: str) -> str:
+    """The text of `queries/<name>.sql`."""
+    path = resources.files("dwell.analytics") / "queries" / f"{name}.sql"
+    return path.read_text(encoding="utf-8")
+
+
+def query(name: str, **parts: sql.Composable) -> sql.Composed:
+    """`queries/<name>.sql` with its `{placeholders}` filled by fixed fragments."""
+    return sql.SQL(query_text(name)).format(**parts)  # type: ignore[arg-type]
+
+
+def fragment(name: str, **parts: sql.Composable) -> sql.Composed:
+    """A shared piece of a query (`queries/_<name>.sql`), e.g. a group of CTEs."""
+    return query(f"_{name}", **parts)
+
+
+# Settings for the duration of one analytics statement. Aggregates over computed keys are
+# hard to estimate, and a large misestimate makes the JIT spend seconds compiling for a
+# query that runs in less; the sorts and hashes of a sweep over a million sessions want
+# more than the default 4 MB to stay in memory.
+STATEMENT_SETTINGS = sql.SQL("SET LOCAL jit = off; SET LOCAL work_mem = '64MB'")
+
+
+@contextmanager
+def _analytics_cursor(conn: psycopg.Connection) -> Iterator[psycopg.Cursor[dict[str, Any]]]:
+    with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(STATEMENT_SETTINGS)
+        yield cur
+
+
+def fetch_all(conn: psycopg.Connection, statement: sql.Composable,
+              params: Mapping[str, Any]) -> list[dict[str, Any]]:
+    with _analytics_cursor(conn) as cur:
+        return cur.execute(statement, params).fetchall()
+
+
+def fetch_one(conn: psycopg.Connection, statement: sql.Composable,
+              params: Mapping[str, Any]) -> dict[str, Any] | None:
+    with _analytics_cursor(conn) as cur:
+        return cur.execute(statement, params).fetchone()
