@@ -213,3 +213,25 @@ def test_the_upload_row_records_completion_and_its_quality(conn, tmp_path):
     row = uploads.get(conn, result.upload_id)
     assert row["status"] == "completed" and row["progress"] == 1
     assert row["quality"]["total_rows"] == 1
+
+
+def test_a_large_first_load_builds_indexes_after_and_keeps_every_rule(conn, tmp_path,
+                                                                       monkeypatch):
+    import dwell.ingest.pipeline as pipeline
+    from dwell.synth import write_csv
+
+    monkeypatch.setattr(pipeline, "BULK_FIRST_LOAD_ROWS", 1000)
+    indexes_before = conn.execute(
+        "SELECT indexname, indexdef FROM pg_indexes"
+        " WHERE tablename IN ('camera_events', 'person_sessions') ORDER BY 1").fetchall()
+    path = tmp_path / "big.csv"
+    write_csv(path, 5000, seed=4)
+    first = ingest_file(conn, path)
+    indexes_after = conn.execute(
+        "SELECT indexname, indexdef FROM pg_indexes"
+        " WHERE tablename IN ('camera_events', 'person_sessions') ORDER BY 1").fetchall()
+    assert indexes_after == indexes_before
+    assert first.events_stored == 5000
+    again = ingest_file(conn, path)  # the store is no longer empty: the normal path
+    assert again.events_stored == 0 and again.quality.duplicate_events == 5000
+    assert count(conn, "camera_events") == 5000

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -34,11 +35,13 @@ from dwell.domain.vocabulary import EventKind
 from dwell.ingest.errors import UploadRejected
 from dwell.ingest.reader import RawRows, read_rows, sniff
 from dwell.store import uploads
-from dwell.store.bulk import allocate_ids, copy_in, copy_out
+from dwell.store.bulk import allocate_ids, copy_in, copy_out, indexes_built_after
 
 log = logging.getLogger(__name__)
 
 INGEST_LOCK = 0x6477656C6C01
+# A first load at least this large into an empty store builds its indexes after the COPY.
+BULK_FIRST_LOAD_ROWS = 50_000
 KIND_LABELS = pa.array([k.label for k in EventKind])
 STATUS_LABELS = pa.array([s.label for s in SessionStatus])
 UTC_MS = pa.timestamp("ms", tz="UTC")
@@ -280,7 +283,9 @@ def _store(conn: psycopg.Connection, upload_id: int, raw: RawRows, checks: RowCh
             ["person_id", "camera_id"]).aggregate([])
         copy_in(conn, "touched_keys", keys)
         conn.execute("ANALYZE touched_keys")
-        stored = copy_out(conn, STORED_EVENTS_SQL, STORED_EVENTS)
+        store_empty = conn.execute("SELECT NOT EXISTS (SELECT 1 FROM camera_events)").fetchone()[0]
+        stored = STORED_EVENTS.empty_table() if store_empty else copy_out(
+            conn, STORED_EVENTS_SQL, STORED_EVENTS)
 
         merged = _merge(stored, events)
         keep = first_occurrences(merged.key, merged.ts_ms, merged.kind, merged.order)
@@ -311,7 +316,11 @@ def _store(conn: psycopg.Connection, upload_id: int, raw: RawRows, checks: RowCh
         _update_stored(conn, stored, sid[:n_stored], dwell[:n_stored])
         new_events = events.filter(pa.array(new_kept))
         new_sel = new_index
-        copy_in(conn, "camera_events", pa.table({
+        first_load = store_empty and len(new_sel) >= BULK_FIRST_LOAD_ROWS
+        bulk = indexes_built_after(conn, ("camera_events", "person_sessions")) if first_load \
+            else nullcontext()
+        with bulk:
+            copy_in(conn, "camera_events", pa.table({
             "id": pa.array(event_ids[new_sel]),
             "upload_id": pa.array(np.full(len(new_sel), upload_id, dtype=np.int64)),
             "line": new_events.column("line"),
@@ -323,9 +332,9 @@ def _store(conn: psycopg.Connection, upload_id: int, raw: RawRows, checks: RowCh
             "session_id": pa.array(sid[new_sel], mask=sid[new_sel] < 0),
             "dwell_duration": pa.array(dwell[new_sel], mask=np.isnan(dwell[new_sel])),
             "attributes": new_events.column("attributes"),
-        }))
-        copy_in(conn, "person_sessions", _session_table(pairing, session_ids, kept, merged,
-                                                        event_ids))
+            }))
+            copy_in(conn, "person_sessions", _session_table(pairing, session_ids, kept, merged,
+                                                            event_ids))
         _store_rejected(conn, upload_id, raw, checks)
         for name in raw.layout.attributes:
             conn.execute(

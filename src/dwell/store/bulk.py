@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import psycopg
 import pyarrow as pa
@@ -23,12 +25,26 @@ def copy_in(conn: psycopg.Connection, table: str, data: pa.Table) -> None:
     statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
         sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, data.column_names))
     )
+    data = _naive_utc(data)
     options = pacsv.WriteOptions(include_header=False, quoting_style="needed")
-    with conn.cursor().copy(statement) as copy:
-        for batch in data.to_batches(max_chunksize=COPY_BATCH_ROWS):
-            buffer = io.BytesIO()
-            pacsv.write_csv(batch, buffer, options)
-            copy.write(buffer.getbuffer())
+    with conn.transaction():
+        # Arrow formats zone-aware timestamps twenty times slower than naive ones: send UTC
+        # wall-clock text and let the session zone (UTC, for this COPY only) make instants.
+        conn.execute("SET LOCAL TIME ZONE 'UTC'")
+        with conn.cursor().copy(statement) as copy:
+            for batch in data.to_batches(max_chunksize=COPY_BATCH_ROWS):
+                buffer = io.BytesIO()
+                pacsv.write_csv(batch, buffer, options)
+                copy.write(buffer.getbuffer())
+
+
+def _naive_utc(data: pa.Table) -> pa.Table:
+    """Zone-aware timestamp columns as naive UTC (same instants, cheaper text)."""
+    for index, field in enumerate(data.schema):
+        if pa.types.is_timestamp(field.type) and field.type.tz is not None:
+            naive = data.column(index).cast(pa.timestamp(field.type.unit))
+            data = data.set_column(index, field.name, naive)
+    return data
 
 
 def copy_out(conn: psycopg.Connection, query: sql.Composable | str, schema: pa.Schema,
@@ -63,3 +79,26 @@ def allocate_ids(conn: psycopg.Connection, sequence: str, count: int) -> int:
     first = conn.execute("SELECT nextval(%s::regclass)", (sequence,)).fetchone()[0]  # type: ignore[index]
     conn.execute("SELECT setval(%s::regclass, %s)", (sequence, first + count - 1))
     return int(first)
+
+
+@contextmanager
+def indexes_built_after(conn: psycopg.Connection, tables: tuple[str, ...]) -> Iterator[None]:
+    """Drop the tables' secondary indexes, run the block, then build them again.
+
+    Building an index over loaded rows costs about half of maintaining it row by row, so
+    the first large load into empty tables uses this. Must run inside a transaction: the
+    indexes come back (or the whole load rolls back) before anyone else sees the tables.
+    """
+    rows = conn.execute(
+        "SELECT i.indexname, i.indexdef FROM pg_indexes i"
+        " JOIN pg_class c ON c.relname = i.indexname"
+        " WHERE i.schemaname = current_schema() AND i.tablename = ANY(%s)"
+        " AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = c.oid)",
+        (list(tables),),
+    ).fetchall()
+    for name, _ in rows:
+        conn.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(name)))
+    yield
+    conn.execute("SET LOCAL maintenance_work_mem = '256MB'")
+    for _, definition in rows:
+        conn.execute(definition)  # the definition PostgreSQL itself reported

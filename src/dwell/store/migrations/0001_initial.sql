@@ -24,7 +24,9 @@ CREATE INDEX uploads_sha256_idx ON uploads (content_sha256) WHERE status = 'comp
 -- (person_id, camera_id) key is re-paired; is_entry / is_exit follow event_type.
 CREATE TABLE camera_events (
     id              bigint      PRIMARY KEY,
-    upload_id       bigint      NOT NULL REFERENCES uploads (id) ON DELETE CASCADE,
+    -- No foreign key: a per-row check would dominate bulk loads. The pipeline writes an
+    -- upload's events in the transaction that completes the upload row.
+    upload_id       bigint      NOT NULL,
     line            integer     NOT NULL,
     ts              timestamptz NOT NULL,
     person_id       text        NOT NULL,
