@@ -42,7 +42,7 @@ def clean_database_url(database_url: str) -> str:
     """The run's database, emptied before the test."""
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute(f"TRUNCATE {DATA_TABLES} RESTART IDENTITY CASCADE")
-        conn.execute("UPDATE data_version SET version = 0")
+        conn.execute("UPDATE data_version SET version = 0, store_id = md5(random()::text)")
         conn.execute("ALTER SEQUENCE camera_events_id_seq RESTART")
         conn.execute("ALTER SEQUENCE person_sessions_id_seq RESTART")
     return database_url

@@ -86,15 +86,17 @@ class AnalyticsCache:
         self._ttl_s = ttl_s
         self._on_result = on_result or (lambda name, hit: None)
 
-    def data_version(self) -> int:
+    def data_version(self) -> tuple[str, int]:
+        """(store id, version): which store, and how many uploads it has completed."""
         with self._pool.connection() as conn:
-            row = conn.execute("SELECT version FROM data_version").fetchone()
-        return int(row[0]) if row else 0
+            row = conn.execute("SELECT store_id, version FROM data_version").fetchone()
+        return (str(row[0]), int(row[1])) if row else ("none", 0)
 
     def key(self, name: str, params: dict[str, Any]) -> str:
         digest = hashlib.sha256(
             json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()[:32]
-        return f"dwell:v{self.data_version()}:{name}:{digest}"
+        store_id, version = self.data_version()
+        return f"dwell:{store_id}:v{version}:{name}:{digest}"
 
     def get_or_compute(self, name: str, params: dict[str, Any],
                        compute: Callable[[], Any]) -> tuple[Any, bool]:

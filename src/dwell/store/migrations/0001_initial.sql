@@ -87,8 +87,10 @@ CREATE TABLE analytics_cache (
 CREATE INDEX analytics_cache_expires_idx ON analytics_cache (expires_at);
 
 -- Bumped by every completed upload: part of every cache key, so stale answers are unreachable.
+-- store_id tells stores apart when several share one Redis.
 CREATE TABLE data_version (
     singleton       boolean     PRIMARY KEY DEFAULT true CHECK (singleton),
-    version         bigint      NOT NULL
+    version         bigint      NOT NULL,
+    store_id        text        NOT NULL DEFAULT md5(random()::text || clock_timestamp()::text)
 );
-INSERT INTO data_version VALUES (true, 0);
+INSERT INTO data_version (singleton, version) VALUES (true, 0);
