@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from dwell import analytics
 from dwell.analytics import Filters
 from dwell.analytics.formatting import iso_utc
+from dwell.analytics.sql import ZoneProfile, zone_profile
 
 pytestmark = pytest.mark.integration
 
@@ -119,6 +120,18 @@ def test_iso_utc_shows_milliseconds_only_when_not_zero() -> None:
     assert iso_utc(datetime(2024, 3, 5, 15, 0, tzinfo=timezone(timedelta(hours=1)))) == \
         "2024-03-05T14:00:00Z"
     assert iso_utc(None) is None
+
+
+@pytest.mark.parametrize("tz, fixed_offset_s, hour_phase_s", [
+    ("UTC", 0, 0),
+    ("Asia/Kolkata", 19800, 1800),
+    ("Europe/Berlin", None, 0),
+    ("America/St_Johns", None, 1800),       # -03:30 / -02:30
+    ("Australia/Lord_Howe", None, None),    # +10:30 / +11:00
+])
+def test_zone_profile_tells_where_arithmetic_can_replace_conversion(
+        tz: str, fixed_offset_s: int | None, hour_phase_s: int | None) -> None:
+    assert zone_profile(tz) == ZoneProfile(fixed_offset_s, hour_phase_s)
 
 
 # --- KPIs (SPEC §6) ---------------------------------------------------------------------
@@ -374,6 +387,34 @@ def test_week_mean_occupancy_divides_by_the_real_week_length(store: Store) -> No
     assert weeks[0]["mean_occupancy"] == pytest.approx(1.0)
 
 
+def test_buckets_of_a_fixed_offset_zone_start_at_its_local_midnight(store: Store) -> None:
+    # Etc/GMT-3 is UTC+03:00 all year: its days start at 21:00Z, its weeks on Sunday 21:00Z.
+    store.visit("p1", "c1", "2024-03-10T20:30:00Z", "2024-03-10T21:30:00Z")   # Sun 23:30 local
+    tz = Filters(tz="Etc/GMT-3")
+
+    daily = analytics.timeseries(store.conn, tz, "day")
+    weekly = analytics.timeseries(store.conn, tz, "week")
+    hourly = analytics.timeseries(store.conn, tz, "hour")
+
+    assert [(b["bucket"], b["events"], b["mean_occupancy"]) for b in daily] == [
+        ("2024-03-09T21:00:00Z", 1, pytest.approx(0.5 / 24)),
+        ("2024-03-10T21:00:00Z", 1, pytest.approx(0.5 / 24))]
+    assert [b["bucket"] for b in weekly] == ["2024-03-03T21:00:00Z", "2024-03-10T21:00:00Z"]
+    assert [(b["bucket"], b["mean_occupancy"]) for b in hourly] == [
+        ("2024-03-10T20:00:00Z", 0.5), ("2024-03-10T21:00:00Z", 0.5)]
+
+
+def test_hourly_buckets_in_a_half_hour_dst_zone_follow_its_local_hours(store: Store) -> None:
+    # Lord Howe Island is +11:00 in March (DST): 2024-03-05T10:10Z is 21:10 local.
+    store.event("2024-03-05T10:10:00Z", "p1", "c1")
+    store.event("2024-03-05T11:20:00Z", "p1", "c1")
+
+    hourly = analytics.timeseries(store.conn, Filters(tz="Australia/Lord_Howe"), "hour")
+
+    assert [(b["bucket"], b["events"]) for b in hourly] == [
+        ("2024-03-05T10:00:00Z", 1), ("2024-03-05T11:00:00Z", 1)]
+
+
 # --- repeat visitors (SPEC §9) ----------------------------------------------------------
 
 def repeat_dataset(store: Store) -> None:
@@ -407,6 +448,16 @@ def test_repeat_visits_in_utc_merge_what_new_york_splits(store: Store) -> None:
         "unique_visitors": 3, "repeat_visitors": 1, "repeat_rate": pytest.approx(1 / 3),
         "visits_per_person": {"1": 2, "2": 1}, "mean_days_between_visits": 7.0,
     }
+
+
+def test_repeat_visits_in_a_fixed_offset_zone_use_its_calendar_days(store: Store) -> None:
+    repeat_dataset(store)
+
+    # Etc/GMT+5 is UTC-05:00 all year, New York's winter offset: the same days.
+    fixed = analytics.repeat_visitors(store.conn, Filters(tz="Etc/GMT+5"))
+
+    assert fixed == analytics.repeat_visitors(store.conn, Filters(tz="America/New_York"))
+    assert fixed["mean_days_between_visits"] == 4.0
 
 
 def test_repeat_without_visitors_has_null_rate_and_mean(store: Store) -> None:
@@ -586,6 +637,28 @@ def test_report_has_the_spec_sections_and_is_json_ready(filter_dataset: Store) -
         "avg_dwell_s", "median_dwell_s", "max_dwell_s", "peak_occupancy", "mean_occupancy"}
     assert document["daily"][0]["bucket"] == "2024-03-04T23:00:00Z"
     assert json.loads(json.dumps(document)) == document
+
+
+@pytest.mark.parametrize("filters", [
+    Filters(tz="Europe/Berlin"),
+    Filters(),
+    Filters(start=at("2024-03-05T10:00:00Z"), end=at("2024-03-05T11:00:00Z"),
+            camera_ids=("c2",), tz="Asia/Kolkata"),
+])
+def test_report_says_what_the_single_questions_say(filter_dataset: Store,
+                                                   filters: Filters) -> None:
+    conn = filter_dataset.conn
+    filter_dataset.visit("p5", "c2", "2024-03-06T23:30:00Z", "2024-03-07T00:30:00Z")
+
+    document = analytics.report(conn, filters)
+
+    assert document == {
+        "kpis": analytics.kpis(conn, filters),
+        "hourly": analytics.timeseries(conn, filters, "hour"),
+        "daily": analytics.timeseries(conn, filters, "day"),
+        "repeat": analytics.repeat_visitors(conn, filters),
+        "per_camera": analytics.per_camera(conn, filters),
+    }
 
 
 @pytest.mark.parametrize("call, parameter", [

@@ -46,9 +46,10 @@ def _group_rows(conn: psycopg.Connection, filters: Filters, group_by: str,
         event_key = session_key = _COLUMN_KEYS[group_by]
         group_value: pgsql.Composable = pgsql.Identifier("k")
     elif is_time:
-        event_key = sql.bucket_key(group_by, "ts")
-        session_key = sql.bucket_key(group_by, "entry_ts")
-        group_value = sql.bucket_start(group_by, "k")
+        sql.check_filters(filters)
+        event_key = sql.bucket_key(group_by, filters.tz, "ts")
+        session_key = sql.bucket_key(group_by, filters.tz, "entry_ts")
+        group_value = sql.bucket_start(group_by, filters.tz, "k")
     elif group_by.startswith(ATTRIBUTE_PREFIX):
         name = group_by[len(ATTRIBUTE_PREFIX):]
         extra["attribute"] = _check_attribute(conn, parameter, name)

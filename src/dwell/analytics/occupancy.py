@@ -2,30 +2,89 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import psycopg
+from psycopg import sql as pgsql
 
 from dwell.analytics import sql
 from dwell.analytics.filters import Filters
 from dwell.analytics.formatting import count, iso_utc, seconds
 
 
-def presence(filters: Filters) -> Any:
-    """The presence CTEs (merged per-person intervals) for these filters."""
+@dataclass(frozen=True)
+class Occupancy:
+    """The result of one sweep: the overall peak, and per requested interval the peak and
+    mean occupancy of each bucket, keyed by the bucket's start."""
+
+    peak: int
+    peak_at: datetime | None
+    buckets: dict[str, dict[datetime, tuple[int, float]]] = field(default_factory=dict)
+
+    def of(self, interval: str, bucket: datetime) -> tuple[int, float]:
+        return self.buckets.get(interval, {}).get(bucket, (0, 0.0))
+
+
+def presence(filters: Filters) -> pgsql.Composable:
+    """The presence CTEs (merged per-person intervals as +1/-1 points) for these filters."""
     return sql.fragment("presence", sessions_where=sql.sessions_where(filters))
 
 
-def occupancy_peak(conn: psycopg.Connection, filters: Filters) -> tuple[int, datetime | None]:
-    """The highest number of persons present at once and the first instant it is reached;
-    (0, None) when nobody is ever present."""
+def _marks(intervals: Sequence[str], tz: str) -> pgsql.Composable:
+    if not intervals:
+        return pgsql.SQL("SELECT NULL::timestamptz AS t WHERE false")
+    return pgsql.SQL("\nUNION ALL\n").join(
+        sql.fragment(
+            "marks",
+            start=sql.bucket_start(interval, tz, "k"),
+            first_key=sql.bucket_key(interval, tz, "first_ts"),
+            last_key=sql.bucket_key(interval, tz, "last_ts"),
+            step=sql.bucket_step(interval, tz),
+            last_end=sql.bucket_end(interval, tz, sql.bucket_key(interval, tz, "last_ts")),
+        )
+        for interval in intervals
+    )
+
+
+def _rollups(intervals: Sequence[str], tz: str) -> pgsql.Composable:
+    return pgsql.SQL("\n").join(
+        sql.fragment(
+            "rollup",
+            grain=pgsql.Literal(interval),
+            start=sql.bucket_start(interval, tz, "k"),
+            end=sql.bucket_end(interval, tz, "k"),
+            cell_key=sql.bucket_key(interval, tz, "cell"),
+        )
+        for interval in intervals
+    )
+
+
+def occupancy_sweep(conn: psycopg.Connection, filters: Filters,
+                    intervals: Sequence[str] = ()) -> Occupancy:
+    """The overall peak and, for each of `intervals`, the peak and mean occupancy of every
+    bucket of the series (first event's bucket to last event's), all from one sweep."""
     sql.check_filters(filters)
-    statement = sql.query("occupancy_peak", presence=presence(filters))
-    row = sql.fetch_one(conn, statement, sql.filter_params(filters))
-    if row is None:
-        return 0, None
-    return count(row["peak_occupancy"]), row["peak_occupancy_at"]
+    intervals = tuple(dict.fromkeys(sql.check_interval(i) for i in intervals))
+    statement = sql.query(
+        "occupancy_sweep",
+        events_where=sql.events_where(filters),
+        marks=_marks(intervals, filters.tz),
+        presence=presence(filters),
+        rollups=_rollups(intervals, filters.tz),
+    )
+    peak, peak_at = 0, None
+    buckets: dict[str, dict[datetime, tuple[int, float]]] = {i: {} for i in intervals}
+    for row in sql.fetch_all(conn, statement, sql.filter_params(filters)):
+        if row["grain"] == "all":
+            peak = count(row["peak_occupancy"])
+            peak_at = row["bucket"] if peak > 0 else None
+        else:
+            buckets[row["grain"]][row["bucket"]] = (
+                count(row["peak_occupancy"]), seconds(row["mean_occupancy"]) or 0.0)
+    return Occupancy(peak=peak, peak_at=peak_at, buckets=buckets)
 
 
 def occupancy(conn: psycopg.Connection, filters: Filters, interval: str) -> list[dict[str, Any]]:
@@ -34,19 +93,16 @@ def occupancy(conn: psycopg.Connection, filters: Filters, interval: str) -> list
     sql.check_interval(interval)
     sql.check_filters(filters)
     statement = sql.query(
-        "occupancy_series",
-        event_key=sql.bucket_key(interval, "ts"),
+        "bucket_visitors",
+        event_key=sql.bucket_key(interval, filters.tz, "ts"),
         events_where=sql.events_where(filters),
-        buckets=sql.fragment("buckets", **sql.bucket_parts(interval)),
-        presence=presence(filters),
-        bucket_occupancy=sql.fragment("bucket_occupancy"),
+        buckets=sql.fragment("buckets", **sql.bucket_parts(interval, filters.tz)),
     )
-    return [
-        {
-            "bucket": iso_utc(row["bucket"]),
-            "peak_occupancy": count(row["peak_occupancy"]),
-            "mean_occupancy": seconds(row["mean_occupancy"]),
-            "visitors": count(row["visitors"]),
-        }
-        for row in sql.fetch_all(conn, statement, sql.filter_params(filters))
-    ]
+    rows = sql.fetch_all(conn, statement, sql.filter_params(filters))
+    swept = occupancy_sweep(conn, filters, (interval,)) if rows else Occupancy(0, None)
+    result = []
+    for row in rows:
+        peak, mean = swept.of(interval, row["bucket"])
+        result.append({"bucket": iso_utc(row["bucket"]), "peak_occupancy": peak,
+                       "mean_occupancy": mean, "visitors": count(row["visitors"])})
+    return result

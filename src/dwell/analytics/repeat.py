@@ -15,7 +15,8 @@ def repeat_visitors(conn: psycopg.Connection, filters: Filters) -> dict[str, Any
     (keys are the visit counts as strings, only counts that occur) and the mean number of
     days between consecutive visits."""
     sql.check_filters(filters)
-    statement = sql.query("repeat_visits", events_where=sql.events_where(filters))
+    statement = sql.query("repeat_visits", events_where=sql.events_where(filters),
+                          local_day=sql.local_day(filters.tz, "ts"))
     rows = sql.fetch_all(conn, statement, sql.filter_params(filters))
     unique = sum(int(row["persons"]) for row in rows)
     repeat = sum(int(row["persons"]) for row in rows if row["visits"] >= 2)

@@ -9,26 +9,32 @@ import psycopg
 from dwell.analytics import sql
 from dwell.analytics.filters import Filters
 from dwell.analytics.formatting import count, iso_utc, seconds
-from dwell.analytics.occupancy import presence
+from dwell.analytics.occupancy import Occupancy, occupancy_sweep
 
 
-def timeseries(conn: psycopg.Connection, filters: Filters, interval: str) -> list[dict[str, Any]]:
-    """One entry per bucket from the first event's bucket to the last event's, in
-    `filters.tz` (DST aware); empty buckets have zero counts and None statistics."""
+def bucket_counts(conn: psycopg.Connection, filters: Filters,
+                  interval: str) -> list[dict[str, Any]]:
+    """Events and sessions per bucket, every bucket of the series, as database values."""
     sql.check_interval(interval)
     sql.check_filters(filters)
+    tz = filters.tz
     statement = sql.query(
         "timeseries",
-        event_key=sql.bucket_key(interval, "ts"),
-        session_key=sql.bucket_key(interval, "entry_ts"),
+        event_key=sql.bucket_key(interval, tz, "ts"),
+        session_key=sql.bucket_key(interval, tz, "entry_ts"),
         events_where=sql.events_where(filters),
         sessions_where=sql.sessions_where(filters),
-        buckets=sql.fragment("buckets", **sql.bucket_parts(interval)),
-        presence=presence(filters),
-        bucket_occupancy=sql.fragment("bucket_occupancy"),
+        buckets=sql.fragment("buckets", **sql.bucket_parts(interval, tz)),
     )
-    return [
-        {
+    return sql.fetch_all(conn, statement, sql.filter_params(filters))
+
+
+def series(rows: list[dict[str, Any]], swept: Occupancy, interval: str) -> list[dict[str, Any]]:
+    """The SPEC §12 entries: bucket counts joined with the bucket's occupancy."""
+    result = []
+    for row in rows:
+        peak, mean = swept.of(interval, row["bucket"])
+        result.append({
             "bucket": iso_utc(row["bucket"]),
             "events": count(row["events"]),
             "entries": count(row["entries"]),
@@ -38,8 +44,15 @@ def timeseries(conn: psycopg.Connection, filters: Filters, interval: str) -> lis
             "avg_dwell_s": seconds(row["avg_dwell_s"]),
             "median_dwell_s": seconds(row["median_dwell_s"]),
             "max_dwell_s": seconds(row["max_dwell_s"]),
-            "peak_occupancy": count(row["peak_occupancy"]),
-            "mean_occupancy": seconds(row["mean_occupancy"]),
-        }
-        for row in sql.fetch_all(conn, statement, sql.filter_params(filters))
-    ]
+            "peak_occupancy": peak,
+            "mean_occupancy": mean,
+        })
+    return result
+
+
+def timeseries(conn: psycopg.Connection, filters: Filters, interval: str) -> list[dict[str, Any]]:
+    """One entry per bucket from the first event's bucket to the last event's, in
+    `filters.tz` (DST aware); empty buckets have zero counts and None statistics."""
+    rows = bucket_counts(conn, filters, interval)
+    swept = occupancy_sweep(conn, filters, (interval,)) if rows else Occupancy(0, None)
+    return series(rows, swept, interval)

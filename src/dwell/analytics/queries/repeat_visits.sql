@@ -1,7 +1,7 @@
 -- Visits (SPEC §9): distinct (person, local calendar day). One row per number of visits:
 -- how many persons made that many, and the day gaps between their consecutive visits.
 WITH visits AS (
-    SELECT person_id COLLATE "C" AS person, (ts AT TIME ZONE %(tz)s::text)::date AS day
+    SELECT person_id COLLATE "C" AS person, {local_day} AS day
     FROM camera_events
     WHERE {events_where}
     GROUP BY 1, 2

@@ -1,5 +1,6 @@
--- One row per time bucket (SPEC §8): events by the bucket of their timestamp, sessions by
--- the bucket of their entry, occupancy from the sweep.
+-- One row per time bucket (SPEC §8), from the first event's bucket to the last event's:
+-- events by the bucket of their timestamp, sessions by the bucket of their entry.
+-- Occupancy comes from occupancy_sweep.sql.
 WITH ev_b AS (
     SELECT {event_key} AS k,
            count(*) AS events,
@@ -21,9 +22,7 @@ ses_b AS (
     FROM person_sessions
     WHERE {sessions_where}
     GROUP BY 1
-),
-{presence},
-{bucket_occupancy}
+)
 SELECT b.b_start AS bucket,
        coalesce(e.events, 0) AS events,
        coalesce(e.entries, 0) AS entries,
@@ -32,11 +31,8 @@ SELECT b.b_start AS bucket,
        coalesce(s.sessions_started, 0) AS sessions_started,
        s.avg_dwell_s,
        s.median_dwell_s,
-       s.max_dwell_s,
-       coalesce(o.peak_occupancy, 0) AS peak_occupancy,
-       coalesce(o.person_s, 0) / date_part('epoch', b.b_end - b.b_start) AS mean_occupancy
+       s.max_dwell_s
 FROM buckets AS b
 LEFT JOIN ev_b AS e ON e.k = b.k
 LEFT JOIN ses_b AS s ON s.k = b.k
-LEFT JOIN occ_b AS o ON o.b_start = b.b_start
 ORDER BY b.k
