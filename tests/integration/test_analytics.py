@@ -694,14 +694,19 @@ def test_attribute_names_and_values_are_data_not_sql(store: Store) -> None:
 BASE = at("2024-03-05T09:00:00Z")
 
 
-def reference_occupancy(sessions: list[tuple[str, str, int, int]], bucket_s: int
+def reference_occupancy(sessions: list[tuple[str, str, int, int]], bucket_s: int,
+                        origin_s: int = 0
                         ) -> tuple[int, int | None, dict[int, tuple[int, float]]]:
     """Peak, first peak instant and {bucket start: (peak, mean)} by brute force over seconds
-    offsets: a person is present at t when one of their sessions has entry <= t < exit."""
+    offsets: a person is present at t when one of their sessions has entry <= t < exit.
+    Buckets are bucket_s long and one of them starts at origin_s."""
     present = [(p, s, e) for p, _, s, e in sessions if e > s]
 
     def level(t: int) -> int:
         return len({p for p, s, e in present if s <= t < e})
+
+    def bucket_of(t: int) -> int:
+        return origin_s + (t - origin_s) // bucket_s * bucket_s
 
     instants = sorted({s for _, s, _ in present} | {e for _, _, e in present})
     peak, peak_at = 0, None
@@ -709,8 +714,8 @@ def reference_occupancy(sessions: list[tuple[str, str, int, int]], bucket_s: int
         if level(t) > peak:
             peak, peak_at = level(t), t
     buckets: dict[int, tuple[int, float]] = {}
-    first = min(s for _, _, s, _ in sessions) // bucket_s * bucket_s
-    last = max(max(s, e) for _, _, s, e in sessions) // bucket_s * bucket_s
+    first = bucket_of(min(s for _, _, s, _ in sessions))
+    last = bucket_of(max(e for _, _, _, e in sessions))
     for start in range(first, last + 1, bucket_s):
         end = start + bucket_s
         cuts = sorted({start, end} | {t for t in instants if start < t < end})
@@ -719,14 +724,25 @@ def reference_occupancy(sessions: list[tuple[str, str, int, int]], bucket_s: int
     return peak, peak_at, buckets
 
 
+def occupancy_of(series: list[dict[str, Any]]) -> dict[str, tuple[int, Any]]:
+    return {b["bucket"]: (b["peak_occupancy"], pytest.approx(b["mean_occupancy"]))
+            for b in series}
+
+
+def at_offsets(buckets: dict[int, tuple[int, float]]) -> dict[str, tuple[int, float]]:
+    return {iso_utc(BASE + timedelta(seconds=start)): value for start, value in buckets.items()}
+
+
 session_sets = st.lists(
     st.tuples(st.sampled_from(["p1", "p2", "p3", "p4"]), st.sampled_from(["c1", "c2", "c3"]),
-              st.integers(0, 4 * 3600), st.integers(0, 2 * 3600)),
+              st.one_of(st.integers(0, 4 * 3600), st.integers(0, 20 * 3600)),
+              st.one_of(st.integers(0, 2 * 3600), st.integers(0, 8 * 3600))),
     min_size=1, max_size=12,
 ).map(lambda rows: [(p, c, s, s + d) for p, c, s, d in rows])
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=80, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(sessions=session_sets)
 def test_occupancy_and_dwell_match_a_python_reference(store: Store,
                                                       sessions: list[tuple[str, str, int, int]]
@@ -743,15 +759,17 @@ def test_occupancy_and_dwell_match_a_python_reference(store: Store,
                     BASE + timedelta(seconds=end))
 
     kpis = analytics.kpis(store.conn, Filters())
-    hourly = by_bucket(analytics.timeseries(store.conn, Filters(), "hour"))
-    peak, peak_at, buckets = reference_occupancy(kept, 3600)
+    peak, peak_at, hours = reference_occupancy(kept, 3600)
+    _, _, days = reference_occupancy(kept, 86400, origin_s=-9 * 3600)   # BASE is 09:00Z
 
     assert kpis["peak_occupancy"] == peak
     assert kpis["peak_occupancy_at"] == (None if peak_at is None
                                          else iso_utc(BASE + timedelta(seconds=peak_at)))
-    assert {k: (v["peak_occupancy"], pytest.approx(v["mean_occupancy"]))
-            for k, v in hourly.items()} == {
-        iso_utc(BASE + timedelta(seconds=start)): value for start, value in buckets.items()}
+    assert occupancy_of(analytics.timeseries(store.conn, Filters(), "hour")) == at_offsets(hours)
+    assert occupancy_of(analytics.timeseries(store.conn, Filters(), "day")) == at_offsets(days)
+    report = analytics.report(store.conn, Filters())
+    assert occupancy_of(report["daily"]) == at_offsets(days)
+    assert report["kpis"] == kpis
     dwell = [float(e - s) for _, _, s, e in kept]
     assert kpis["avg_dwell_s"] == pytest.approx(statistics.fmean(dwell))
     assert kpis["median_dwell_s"] == pytest.approx(statistics.median(dwell))
