@@ -113,7 +113,7 @@ class ZoneProfile:
 
 @lru_cache(maxsize=256)
 def zone_profile(tz: str) -> ZoneProfile:
-    # Offsets are sampled every 3 days up to 2100: no offset has ever lasted less than that.
+    # Offsets are sampled every 3 days up to 2100; none in force since 2000 lasted less.
     zone = ZoneInfo(check_tz(tz))
     offsets = set()
     moment, until, step = _EPOCH, datetime(2100, 1, 1, tzinfo=timezone.utc), timedelta(days=3)
@@ -298,7 +298,7 @@ def fragment(name: str, **parts: sql.Composable) -> sql.Composed:
 # hard to estimate, and a large misestimate makes the JIT spend seconds compiling for a
 # query that runs in less; the sorts and hashes of a sweep over a million sessions want
 # more than the default 4 MB to stay in memory.
-STATEMENT_SETTINGS = sql.SQL("SET LOCAL jit = off; SET LOCAL work_mem = '256MB'")
+STATEMENT_SETTINGS = sql.SQL("SET LOCAL jit = off; SET LOCAL work_mem = '64MB'")
 
 
 @contextmanager
@@ -308,13 +308,15 @@ def _analytics_cursor(conn: psycopg.Connection) -> Iterator[psycopg.Cursor[dict[
         yield cur
 
 
+# Statements are planned for their actual parameters every time (prepare=False): planning
+# is nothing next to the work, and a generic plan cannot see how narrow a time range is.
 def fetch_all(conn: psycopg.Connection, statement: sql.Composable,
               params: Mapping[str, Any]) -> list[dict[str, Any]]:
     with _analytics_cursor(conn) as cur:
-        return cur.execute(statement, params).fetchall()
+        return cur.execute(statement, params, prepare=False).fetchall()
 
 
 def fetch_one(conn: psycopg.Connection, statement: sql.Composable,
               params: Mapping[str, Any]) -> dict[str, Any] | None:
     with _analytics_cursor(conn) as cur:
-        return cur.execute(statement, params).fetchone()
+        return cur.execute(statement, params, prepare=False).fetchone()
