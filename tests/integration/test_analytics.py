@@ -127,7 +127,7 @@ def test_iso_utc_shows_milliseconds_only_when_not_zero() -> None:
     ("Asia/Kolkata", 19800, 1800),
     ("Europe/Berlin", None, 0),
     ("America/St_Johns", None, 1800),       # -03:30 / -02:30
-    ("Australia/Lord_Howe", None, None),    # +10:30 / +11:00
+    ("Australia/Lord_Howe", None, 1800),    # +10:30 standard, +11:00 in summer
 ])
 def test_zone_profile_tells_where_arithmetic_can_replace_conversion(
         tz: str, fixed_offset_s: int | None, hour_phase_s: int | None) -> None:
@@ -404,15 +404,22 @@ def test_buckets_of_a_fixed_offset_zone_start_at_its_local_midnight(store: Store
         ("2024-03-10T20:00:00Z", 0.5), ("2024-03-10T21:00:00Z", 0.5)]
 
 
-def test_hourly_buckets_in_a_half_hour_dst_zone_follow_its_local_hours(store: Store) -> None:
-    # Lord Howe Island is +11:00 in March (DST): 2024-03-05T10:10Z is 21:10 local.
+def test_hours_of_a_half_hour_dst_zone_follow_its_standard_time_and_keep_every_event(
+        store: Store) -> None:
+    # Lord Howe Island is +10:30 in standard time and +11:00 in its summer (March): its hours
+    # start at half past the UTC hour all year; days still start at local midnight.
     store.event("2024-03-05T10:10:00Z", "p1", "c1")
-    store.event("2024-03-05T11:20:00Z", "p1", "c1")
+    store.event("2024-03-05T13:20:00Z", "p1", "c1")    # 00:20 on 03-06, local
 
-    hourly = analytics.timeseries(store.conn, Filters(tz="Australia/Lord_Howe"), "hour")
+    tz = Filters(tz="Australia/Lord_Howe")
+    hourly = analytics.timeseries(store.conn, tz, "hour")
+    daily = analytics.timeseries(store.conn, tz, "day")
 
     assert [(b["bucket"], b["events"]) for b in hourly] == [
-        ("2024-03-05T10:00:00Z", 1), ("2024-03-05T11:00:00Z", 1)]
+        ("2024-03-05T09:30:00Z", 1), ("2024-03-05T10:30:00Z", 0), ("2024-03-05T11:30:00Z", 0),
+        ("2024-03-05T12:30:00Z", 1)]
+    assert [(b["bucket"], b["events"]) for b in daily] == [
+        ("2024-03-04T13:00:00Z", 1), ("2024-03-05T13:00:00Z", 1)]
 
 
 # --- repeat visitors (SPEC §9) ----------------------------------------------------------

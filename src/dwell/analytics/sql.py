@@ -9,6 +9,7 @@ request was checked against them.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -43,17 +44,9 @@ class Bucketing:
     step: str
 
 
-# Any zone. Hours are keyed by their UTC start: date_trunc in the zone keeps the instant's
-# own offset, so the repeated hour of a fall-back night makes two buckets. Days and weeks
-# are keyed by their local start (a local midnight is unambiguous), so a spring-forward day
-# lasts 23 h. ISO weeks: date_trunc('week') is the Monday.
+# Days and weeks of any zone, keyed by their local start (a local midnight is unambiguous),
+# so a spring-forward day lasts 23 h. ISO weeks: date_trunc('week') is the Monday.
 ZONED: Mapping[str, Bucketing] = {
-    "hour": Bucketing(
-        key="date_trunc('hour', {t}, %(tz)s::text)",
-        start="{k}",
-        end="({k} + interval '1 hour')",
-        step="interval '1 hour'",
-    ),
     "day": Bucketing(
         key="date_trunc('day', {t} AT TIME ZONE %(tz)s::text)",
         start="({k} AT TIME ZONE %(tz)s::text)",
@@ -68,11 +61,13 @@ ZONED: Mapping[str, Bucketing] = {
     ),
 }
 
-# The same buckets by plain arithmetic on the instant, where the zone allows it: local hours
-# when the offset's minutes never change (every zone but a few with half-hour DST), days and
-# weeks when the zone has a single offset (UTC, Etc/GMT+5, ...). Converting a million
-# timestamps to local time costs more than the rest of a bucketed count; date_bin does not.
-# Steps are in hours: a timestamptz plus '1 day' would follow the session's time zone.
+# Buckets by plain arithmetic on the instant: hours always, days and weeks when the zone has
+# a single offset (UTC, Etc/GMT+5, ...). Local hours start where the UTC minutes equal the
+# zone's offset modulo one hour; that never changes in every zone but a few with half-hour
+# DST (Australia/Lord_Howe), whose hours follow their standard time. Hours are keyed by their
+# UTC start, so the repeated hour of a fall-back night makes two buckets. Converting a
+# million timestamps to local time costs more than the rest of a bucketed count; date_bin
+# does not. Steps are in hours: a timestamptz plus '1 day' follows the session's time zone.
 BINNED: Mapping[str, Bucketing] = {
     "hour": Bucketing(
         key="date_bin('1 hour', {t}, %(hour_origin)s::timestamptz)",
@@ -108,32 +103,33 @@ class ZoneProfile:
     (earlier timestamps are rejected at ingest, SPEC §2)."""
 
     fixed_offset_s: int | None   # the zone's only UTC offset, if it never changes
-    hour_phase_s: int | None     # offset modulo one hour, if that never changes
+    hour_phase_s: int            # offset modulo one hour (standard time's, if it changes)
 
 
 @lru_cache(maxsize=256)
 def zone_profile(tz: str) -> ZoneProfile:
     # Offsets are sampled every 3 days up to 2100; none in force since 2000 lasted less.
     zone = ZoneInfo(check_tz(tz))
-    offsets = set()
+    offsets: set[int] = set()
+    standard_phases: Counter[int] = Counter()
     moment, until, step = _EPOCH, datetime(2100, 1, 1, tzinfo=timezone.utc), timedelta(days=3)
     while moment < until:
-        offset = moment.astimezone(zone).utcoffset()
-        offsets.add(int(offset.total_seconds()) if offset is not None else 0)
+        local = moment.astimezone(zone)
+        offset = int((local.utcoffset() or timedelta()).total_seconds())
+        offsets.add(offset)
+        standard_phases[(offset - int((local.dst() or timedelta()).total_seconds())) % 3600] += 1
         moment += step
     phases = {offset % 3600 for offset in offsets}
     return ZoneProfile(
-        fixed_offset_s=offsets.pop() if len(offsets) == 1 else None,
-        hour_phase_s=phases.pop() if len(phases) == 1 else None,
+        fixed_offset_s=next(iter(offsets)) if len(offsets) == 1 else None,
+        hour_phase_s=phases.pop() if len(phases) == 1 else standard_phases.most_common(1)[0][0],
     )
 
 
 def bucketing(interval: str, tz: str) -> Bucketing:
     """The bucket templates of `interval` in zone `tz`: plain arithmetic where exact."""
     check_interval(interval)
-    profile = zone_profile(tz)
-    binned = profile.fixed_offset_s is not None or (
-        interval == "hour" and profile.hour_phase_s is not None)
+    binned = interval == "hour" or zone_profile(tz).fixed_offset_s is not None
     return (BINNED if binned else ZONED)[interval]
 
 
@@ -141,10 +137,9 @@ def zone_params(tz: str) -> dict[str, Any]:
     """The bound parameters the BINNED templates use: instants where local hours, days and
     (Monday) weeks begin."""
     profile = zone_profile(tz)
-    params: dict[str, Any] = {"hour_origin": None, "day_origin": None, "week_origin": None,
-                              "fixed_offset_s": profile.fixed_offset_s}
-    if profile.hour_phase_s is not None:
-        params["hour_origin"] = _EPOCH - timedelta(seconds=profile.hour_phase_s)
+    params: dict[str, Any] = {
+        "hour_origin": _EPOCH - timedelta(seconds=profile.hour_phase_s),
+        "day_origin": None, "week_origin": None, "fixed_offset_s": profile.fixed_offset_s}
     if profile.fixed_offset_s is not None:
         shift = timedelta(seconds=profile.fixed_offset_s)
         params.update(day_origin=_EPOCH - shift, week_origin=_MONDAY - shift)
