@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run test bench clean
+.PHONY: install run analyze test bench clean
 
 install: $(VENV)/.installed
 
@@ -15,6 +15,9 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 run: install
+	$(BIN)/dwell serve --load-if-empty examples/sample_camera_events.csv
+
+analyze: install
 	$(BIN)/dwell analyze examples/sample_camera_events.csv
 
 test: install
