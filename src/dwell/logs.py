@@ -31,3 +31,5 @@ def configure(level: int = logging.WARNING) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # The embedded server's own chatter (command lines, initdb output) is for debugging only.
+    logging.getLogger("pgserver").setLevel(max(level, logging.WARNING))
