@@ -2,7 +2,7 @@
 SELECT count(*) FILTER (WHERE status = 'missing_exit') AS missing_exit,
        count(*) FILTER (WHERE status = 'open') AS open,
        {dwell_stats},
-       sum(dwell_s) FILTER (WHERE status = 'complete')
+       sum(dwell_s::numeric) FILTER (WHERE status = 'complete')
            / nullif(count(DISTINCT person_id COLLATE "C") FILTER (WHERE status = 'complete'), 0)
            AS avg_dwell_per_person_s
 FROM person_sessions

@@ -37,7 +37,7 @@ occ_levels AS (
 occ_cells AS MATERIALIZED (
     SELECT cell,
            max(level) AS peak,
-           sum(level * date_part('epoch', next_t - t)) AS person_s,
+           sum(level * extract(epoch FROM next_t - t)) AS person_s,
            max(t) FILTER (WHERE is_record) AS last_record
     FROM occ_levels
     GROUP BY cell

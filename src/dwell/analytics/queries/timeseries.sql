@@ -15,7 +15,7 @@ WITH ev_b AS (
 ses_b AS (
     SELECT {session_key} AS k,
            count(*) AS sessions_started,
-           avg(dwell_s) FILTER (WHERE status = 'complete') AS avg_dwell_s,
+           avg(dwell_s::numeric) FILTER (WHERE status = 'complete') AS avg_dwell_s,
            percentile_cont(0.5) WITHIN GROUP (ORDER BY dwell_s)
                FILTER (WHERE status = 'complete') AS median_dwell_s,
            max(dwell_s) FILTER (WHERE status = 'complete') AS max_dwell_s
