@@ -233,7 +233,7 @@ def _events(raw: RawRows, checks: RowChecks) -> pa.Table:
     """The accepted rows as an event table in line order (not yet de-duplicated)."""
     ok = checks.ok
     mask = pa.array(ok)
-    table = raw.table.filter(mask)
+    table = raw.table if ok.all() else raw.table.filter(mask)  # no copy for a clean file
     return pa.table({
         "line": pa.array(raw.lines[ok].astype(np.int32)),
         "ts_ms": pa.array(checks.ts_ms[ok]),
@@ -314,7 +314,7 @@ def _store(conn: psycopg.Connection, upload_id: int, raw: RawRows, checks: RowCh
             " WHERE s.person_id = t.person_id AND s.camera_id = t.camera_id"
         )
         _update_stored(conn, stored, sid[:n_stored], dwell[:n_stored])
-        new_events = events.filter(pa.array(new_kept))
+        new_events = events if new_kept.all() else events.filter(pa.array(new_kept))
         new_sel = new_index
         first_load = store_empty and len(new_sel) >= BULK_FIRST_LOAD_ROWS
         bulk = indexes_built_after(conn, ("camera_events", "person_sessions")) if first_load \

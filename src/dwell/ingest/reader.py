@@ -271,7 +271,9 @@ def _assemble(layout: FileLayout, table: pa.Table, invalid: list[tuple[int, str,
             reason=f"{actual} fields where the header has {len(layout.headers)}",
         ))
     lines = records + shift[records]
-    return RawRows(layout, trimmed.filter(pa.array(nonblank)), lines[nonblank], malformed, blank_lines)
+    if not nonblank.all():
+        trimmed, lines = trimmed.filter(pa.array(nonblank)), lines[nonblank]
+    return RawRows(layout, trimmed, lines, malformed, blank_lines)
 
 
 def _record_numbers(table_rows: int, invalid_numbers: list[int]) -> np.ndarray:

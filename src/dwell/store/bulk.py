@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 from psycopg import sql
 
-COPY_BATCH_ROWS = 250_000
+COPY_BATCH_ROWS = 100_000  # bounds the CSV text held at once
 
 
 def copy_in(conn: psycopg.Connection, table: str, data: pa.Table) -> None:
