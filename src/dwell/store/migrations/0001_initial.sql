@@ -59,7 +59,6 @@ CREATE TABLE person_sessions (
 );
 CREATE INDEX person_sessions_key_idx ON person_sessions (person_id, camera_id, entry_ts);
 CREATE INDEX person_sessions_entry_ts_idx ON person_sessions (entry_ts);
-CREATE INDEX person_sessions_camera_idx ON person_sessions (camera_id, entry_ts);
 CREATE SEQUENCE person_sessions_id_seq OWNED BY person_sessions.id;
 
 CREATE TABLE rejected_rows (
