@@ -28,3 +28,12 @@ def test_bad_filters_answer_422_naming_the_parameter(api):
         not_a_date = client.get("/api/v1/analytics/kpis", params={"start": "yesterday"})
         assert not_a_date.status_code == 422
         assert not_a_date.json()["error"]["parameter"] == "start"
+
+
+def test_the_dashboard_is_served_at_the_root(api):
+    with httpx.Client(base_url=api.url) as client:
+        page = client.get("/")
+        assert page.status_code == 200
+        assert page.headers["content-type"].startswith("text/html")
+        assert "<title>" in page.text
+        assert client.get("/static/vendor/echarts.min.js").status_code == 200

@@ -439,3 +439,13 @@ def test_the_cli_session_list_speaks_iso_utc(conn, tmp_path):
     assert [(s["camera_id"], s["entry"], s["exit"], s["dwell_s"]) for s in listed] == [
         ("camA", "2024-03-04T09:00:00Z", "2024-03-04T09:10:00Z", 600.0),
         ("camB", "2024-03-05T23:30:00Z", "2024-03-06T00:15:00Z", 2700.0)]
+
+
+def test_a_person_id_with_a_slash_has_a_timeline(api, conn, tmp_path):
+    load(conn, tmp_path, ["2024-03-04T10:00:00Z,gate/7,cam1,entry,adult",
+                          "2024-03-04T10:05:00Z,gate/7,cam1,exit,adult"], "slash.csv")
+    with httpx.Client(base_url=api.url) as client:
+        timeline = client.get("/api/v1/persons/gate%2F7")
+        assert timeline.status_code == 200
+        assert timeline.json()["person_id"] == "gate/7"
+        assert timeline.json()["summary"]["events"] == 2

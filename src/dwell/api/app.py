@@ -88,4 +88,7 @@ def create_app(settings: Settings | None = None, *, conninfo: str | None = None,
 
     for module in (ops, analytics, uploads, records, keys):
         app.include_router(module.router)
+    from dwell.web import routes as web
+
+    web.mount(app)
     return app

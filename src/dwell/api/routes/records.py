@@ -81,7 +81,7 @@ def cameras(services: Svc, limit: Limit = 50, cursor: Cursor = None) -> JSONResp
     return JSONResponse(page.as_dict(), headers={"X-Cache": "hit" if hit else "miss"})
 
 
-@router.get("/persons/{person_id}", response_model=PersonTimeline, responses=_NOT_FOUND,
+@router.get("/persons/{person_id:path}", response_model=PersonTimeline, responses=_NOT_FOUND,
             summary="One person's timeline")
 def person(
     conn: Conn, services: Svc,
