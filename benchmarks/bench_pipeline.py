@@ -23,7 +23,6 @@ import itertools
 import json
 import os
 import platform
-import secrets
 import statistics
 import subprocess
 import sys
@@ -33,13 +32,15 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import psycopg
 from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.conninfo import conninfo_to_dict
+
+from dwell.store.server import scratch_database, with_dbname
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_DIR = ROOT / "benchmarks"
@@ -170,27 +171,6 @@ def run_step(name: str, **params: Any) -> tuple[dict[str, Any] | None, ChildRun]
 
 # ------------------------------------------------------------------------------------------
 # servers and throw-away databases
-
-
-def with_dbname(conninfo: str, dbname: str) -> str:
-    params = conninfo_to_dict(conninfo)
-    params["dbname"] = dbname
-    return make_conninfo(**params)
-
-
-@contextmanager
-def scratch_database(server: str, prefix: str) -> Iterator[str]:
-    """A new empty database on the server, dropped afterwards (also after errors)."""
-    name = f"{prefix}_{secrets.token_hex(4)}"
-    admin = with_dbname(server, "postgres")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield with_dbname(server, name)
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                sql.Identifier(name)))
 
 
 @dataclass
