@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run analyze test bench clean
+.PHONY: install run analyze test bench bench-api clean
 
 install: $(VENV)/.installed
 
@@ -25,6 +25,9 @@ test: install
 
 bench: install
 	$(BIN)/python benchmarks/bench_pipeline.py
+
+bench-api: install
+	$(BIN)/python benchmarks/bench_api.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis
