@@ -315,24 +315,13 @@ def _store(conn: psycopg.Connection, upload_id: int, raw: RawRows, checks: RowCh
         )
         _update_stored(conn, stored, sid[:n_stored], dwell[:n_stored])
         new_events = events if new_kept.all() else events.filter(pa.array(new_kept))
-        new_sel = new_index
-        first_load = store_empty and len(new_sel) >= BULK_FIRST_LOAD_ROWS
+        first_load = store_empty and len(new_index) >= BULK_FIRST_LOAD_ROWS
         bulk = indexes_built_after(conn, ("camera_events", "person_sessions")) if first_load \
             else nullcontext()
         with bulk:
-            copy_in(conn, "camera_events", pa.table({
-            "id": pa.array(event_ids[new_sel]),
-            "upload_id": pa.array(np.full(len(new_sel), upload_id, dtype=np.int64)),
-            "line": new_events.column("line"),
-            "ts": pa.array(merged.ts_ms[new_sel]).cast(UTC_MS),
-            "person_id": new_events.column("person_id"),
-            "camera_id": new_events.column("camera_id"),
-            "event_type": KIND_LABELS.take(pa.array(merged.kind[new_sel])),
-            "raw_event_type": new_events.column("raw_event_type"),
-            "session_id": pa.array(sid[new_sel], mask=sid[new_sel] < 0),
-            "dwell_duration": pa.array(dwell[new_sel], mask=np.isnan(dwell[new_sel])),
-            "attributes": new_events.column("attributes"),
-            }))
+            copy_in(conn, "camera_events", _event_table(
+                new_events, upload_id, event_ids[new_index], merged.ts_ms[new_index],
+                merged.kind[new_index], sid[new_index], dwell[new_index]))
             copy_in(conn, "person_sessions", _session_table(pairing, session_ids, kept, merged,
                                                             event_ids))
         _store_rejected(conn, upload_id, raw, checks)
@@ -344,6 +333,24 @@ def _store(conn: psycopg.Connection, upload_id: int, raw: RawRows, checks: RowCh
         conn.execute("UPDATE data_version SET version = version + 1")
         uploads.mark_completed(conn, upload_id, quality.as_dict(), quality.total_rows)
     return len(new_index), len(pairing.status)
+
+
+def _event_table(events: pa.Table, upload_id: int, ids: np.ndarray, ts_ms: np.ndarray,
+                 kind: np.ndarray, session_id: np.ndarray, dwell_s: np.ndarray) -> pa.Table:
+    """New events as `camera_events` rows (session -1 and dwell NaN become NULL)."""
+    return pa.table({
+        "id": pa.array(ids),
+        "upload_id": pa.array(np.full(len(ids), upload_id, dtype=np.int64)),
+        "line": events.column("line"),
+        "ts": pa.array(ts_ms).cast(UTC_MS),
+        "person_id": events.column("person_id"),
+        "camera_id": events.column("camera_id"),
+        "event_type": KIND_LABELS.take(pa.array(kind)),
+        "raw_event_type": events.column("raw_event_type"),
+        "session_id": pa.array(session_id, mask=session_id < 0),
+        "dwell_duration": pa.array(dwell_s, mask=np.isnan(dwell_s)),
+        "attributes": events.column("attributes"),
+    })
 
 
 @dataclass(frozen=True)
