@@ -277,7 +277,8 @@ def _store(conn: psycopg.Connection, upload_id: int, raw: RawRows, checks: RowCh
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (INGEST_LOCK,))
         conn.execute(
-            "CREATE TEMP TABLE touched_keys (person_id text, camera_id text) ON COMMIT DROP"
+            'CREATE TEMP TABLE touched_keys (person_id text COLLATE "C", camera_id text COLLATE "C")'
+            " ON COMMIT DROP"
         )
         keys = events.select(["person_id", "camera_id"]).group_by(
             ["person_id", "camera_id"]).aggregate([])
