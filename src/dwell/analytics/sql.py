@@ -293,7 +293,7 @@ def fragment(name: str, **parts: sql.Composable) -> sql.Composed:
 # hard to estimate, and a large misestimate makes the JIT spend seconds compiling for a
 # query that runs in less; the sorts and hashes of a sweep over a million sessions want
 # more than the default 4 MB to stay in memory.
-STATEMENT_SETTINGS = sql.SQL("SET LOCAL jit = off; SET LOCAL work_mem = '64MB'")
+STATEMENT_SETTINGS = sql.SQL("SET LOCAL jit = off; SET LOCAL work_mem = '256MB'")
 
 
 @contextmanager

@@ -3,7 +3,8 @@
 -- that one person seen by two cameras at once counts once. In one ordered pass per person,
 -- a row closes an island when the next interval starts after all so far have ended: -1 at
 -- that end, +1 at the next start; the person's first interval opens the first island.
--- Touching intervals merge. Yields presence_points(t, d).
+-- Touching intervals merge. Each row yields its points directly (no intermediate table read
+-- three times). Yields presence_points(t, d).
 presence AS (
     SELECT person_id COLLATE "C" AS person, entry_ts AS s, exit_ts AS e
     FROM person_sessions
@@ -15,15 +16,13 @@ presence_runs AS (
     FROM presence
     WINDOW per_person AS (PARTITION BY person ORDER BY s, e ROWS UNBOUNDED PRECEDING)
 ),
-presence_edges AS MATERIALIZED (
-    SELECT s, n, ended_by, next_s
+presence_pairs AS (
+    SELECT unnest(ARRAY[CASE WHEN n = 1 THEN s END,
+                        CASE WHEN next_s IS NULL OR next_s > ended_by THEN ended_by END,
+                        CASE WHEN next_s > ended_by THEN next_s END]) AS t,
+           unnest(ARRAY[1, -1, 1]) AS d
     FROM presence_runs
-    WHERE n = 1 OR next_s IS NULL OR next_s > ended_by
 ),
 presence_points AS (
-    SELECT s AS t, 1 AS d FROM presence_edges WHERE n = 1
-    UNION ALL
-    SELECT ended_by, -1 FROM presence_edges WHERE next_s IS NULL OR next_s > ended_by
-    UNION ALL
-    SELECT next_s, 1 FROM presence_edges WHERE next_s > ended_by
+    SELECT t, d FROM presence_pairs WHERE t IS NOT NULL
 )
