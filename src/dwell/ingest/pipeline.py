@@ -293,8 +293,11 @@ def _store(conn: psycopg.Connection, upload_id: int, raw: RawRows, checks: RowCh
         new_kept = keep[stored.num_rows:]
         _report_duplicates(quality, raw, events, ~new_kept)
         kept = np.flatnonzero(keep)
+        everything = len(kept) == len(keep)  # the usual case: no copies of the columns
         pairing = pair_sessions(
-            merged.key[kept], merged.ts_ms[kept], merged.kind[kept],
+            merged.key if everything else merged.key[kept],
+            merged.ts_ms if everything else merged.ts_ms[kept],
+            merged.kind if everything else merged.kind[kept],
             duplicate_window_ms=int(options.duplicate_window_s * 1000),
             max_session_ms=int(options.max_session_s * 1000),
         )
