@@ -17,7 +17,12 @@ def repeat_visitors(conn: psycopg.Connection, filters: Filters) -> dict[str, Any
     sql.check_filters(filters)
     statement = sql.query("repeat_visits", events_where=sql.events_where(filters),
                           local_day=sql.local_day(filters.tz, "ts"))
-    rows = sql.fetch_all(conn, statement, sql.filter_params(filters))
+    return repeat_document(sql.fetch_all(conn, statement, sql.filter_params(filters)))
+
+
+def repeat_document(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The SPEC §12 `repeat` object from one row per number of visits (ascending):
+    visits, persons, gap_days, gaps."""
     unique = sum(int(row["persons"]) for row in rows)
     repeat = sum(int(row["persons"]) for row in rows if row["visits"] >= 2)
     gaps = sum(int(row["gaps"]) for row in rows)
