@@ -44,8 +44,6 @@ import bench_pipeline as pipeline  # the pipeline benchmark's helpers
 from bench_pipeline import (
     DATA_DIR,
     LOCAL_SERVER,
-    QUICK_RESULTS_DIR,
-    RESULTS_DIR,
     ROOT,
     log,
     markdown_table,
@@ -975,19 +973,8 @@ def render_markdown(result: dict[str, Any]) -> str:
 
 
 def save(result: dict[str, Any]) -> list[Path]:
-    """api-<date>-<commit> and api-latest (.md, .json); --quick runs go to the git-ignored
-    data directory."""
-    directory = QUICK_RESULTS_DIR if result["quick"] else RESULTS_DIR
-    directory.mkdir(parents=True, exist_ok=True)
-    stem = f"api-{result['date']}-{result['commit']}" + ("-quick" if result["quick"] else "")
-    markdown = render_markdown(result)
-    document = json.dumps(result, indent=2, default=str) + "\n"
-    paths = []
-    for name in (stem, "api-latest"):
-        (directory / f"{name}.md").write_text(markdown)
-        (directory / f"{name}.json").write_text(document)
-        paths += [directory / f"{name}.md", directory / f"{name}.json"]
-    return paths
+    """api-<date>-<commit> and api-latest (.md, .json), as the pipeline benchmark writes."""
+    return pipeline.save(result, render_markdown(result), prefix="api-")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

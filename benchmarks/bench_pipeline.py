@@ -888,15 +888,15 @@ def render_markdown(result: dict[str, Any]) -> str:
     return "\n".join(parts) + "\n"
 
 
-def save(result: dict[str, Any]) -> list[Path]:
-    """Dated files plus latest.*; --quick runs go to the git-ignored data directory."""
+def save(result: dict[str, Any], markdown: str | None = None, prefix: str = "") -> list[Path]:
+    """Dated files plus <prefix>latest.*; --quick runs go to the git-ignored data directory."""
     directory = QUICK_RESULTS_DIR if result["quick"] else RESULTS_DIR
     directory.mkdir(parents=True, exist_ok=True)
-    stem = f"{result['date']}-{result['commit']}" + ("-quick" if result["quick"] else "")
-    markdown = render_markdown(result)
+    stem = f"{prefix}{result['date']}-{result['commit']}" + ("-quick" if result["quick"] else "")
+    markdown = render_markdown(result) if markdown is None else markdown
     document = json.dumps(result, indent=2, default=str) + "\n"
     paths = []
-    for name in (stem, "latest"):
+    for name in (stem, f"{prefix}latest"):
         (directory / f"{name}.md").write_text(markdown)
         (directory / f"{name}.json").write_text(document)
         paths += [directory / f"{name}.md", directory / f"{name}.json"]
