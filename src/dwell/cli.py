@@ -111,7 +111,8 @@ def _filters(settings: Settings, tz: str | None, start: datetime | None = None,
 def _report(conninfo: str, filters: Filters, *, with_sessions: bool) -> dict[str, Any]:
     with psycopg.connect(conninfo, autocommit=True) as conn:
         try:
-            document = analytics.report(conn, filters)
+            document = analytics.report(
+                conn, filters, connect=lambda: psycopg.connect(conninfo, autocommit=True))
         except ValueError as exc:
             raise typer.BadParameter(str(exc)) from exc
         if with_sessions:

@@ -90,19 +90,23 @@ def _per_camera(events: list[dict[str, Any]],
     return result
 
 
-def report(conn: psycopg.Connection, filters: Filters) -> dict[str, Any]:
+def report(conn: psycopg.Connection, filters: Filters,
+           connect: sql.Connect | None = None) -> dict[str, Any]:
     """{"kpis", "hourly", "daily", "repeat", "per_camera"} for the filtered data; the
     caller adds "quality", which belongs to uploads rather than to the stored data.
 
     The same numbers as kpis(), timeseries() and friends, from three statements: one scan
     of the events for every count (report_events.sql), one of the sessions for every dwell
     statistic (report_sessions.sql), and one occupancy sweep for the peak, the hours and
-    the days.
+    the days. With `connect`, the three run at once on their own connections, in one
+    snapshot (see `sql.run_together`).
     """
     sql.check_filters(filters)
-    events = _event_rows(conn, filters)
-    session_rows = _session_rows(conn, filters)
-    swept = occupancy_sweep(conn, filters, ("hour", "day"))
+    events, session_rows, swept = sql.run_together(conn, (
+        lambda c: _event_rows(c, filters),
+        lambda c: _session_rows(c, filters),
+        lambda c: occupancy_sweep(c, filters, ("hour", "day")),
+    ), connect)
 
     by_hour = {r["bucket"]: r for r in session_rows if r["g"] == _BY_HOUR}
     by_day = {r["bucket"]: r for r in session_rows if r["g"] == _BY_DAY}

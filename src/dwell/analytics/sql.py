@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from importlib import resources
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import psycopg
@@ -26,6 +27,7 @@ from psycopg.rows import dict_row
 from dwell.analytics.filters import Filters
 
 INTERVALS = ("hour", "day", "week")
+T = TypeVar("T")
 
 _TZ_NAME = re.compile(r"[A-Za-z0-9_+\-]+(/[A-Za-z0-9_+\-]+)*")
 
@@ -309,6 +311,44 @@ def fetch_all(conn: psycopg.Connection, statement: sql.Composable,
               params: Mapping[str, Any]) -> list[dict[str, Any]]:
     with _analytics_cursor(conn) as cur:
         return cur.execute(statement, params, prepare=False).fetchall()
+
+
+Connect = Callable[[], AbstractContextManager[psycopg.Connection]]
+
+
+def run_together(conn: psycopg.Connection, jobs: Sequence[Callable[[psycopg.Connection], T]],
+                 connect: Connect | None = None) -> list[T]:
+    """Run independent read-only jobs and return their results in order.
+
+    With `connect` (a source of more connections) the jobs run at once, one connection each,
+    all in one exported snapshot, so every job sees the same data. Without it they run one
+    after the other on `conn`. Callers that pass `connect` must not draw it from a bounded
+    pool that `conn` already holds a slot of, or concurrent callers could wait on each other.
+    """
+    if connect is None or len(jobs) < 2:
+        return [job(conn) for job in jobs]
+    with ExitStack() as stack:
+        snapshot = _begin_snapshot(conn, stack, export=None)
+        others = []
+        for _ in jobs[1:]:
+            other = stack.enter_context(connect())
+            _begin_snapshot(other, stack, export=snapshot)
+            others.append(other)
+        with ThreadPoolExecutor(max_workers=len(others)) as pool:
+            futures = [pool.submit(job, other) for job, other in zip(jobs[1:], others)]
+            first = jobs[0](conn)
+            return [first, *(future.result() for future in futures)]
+
+
+def _begin_snapshot(conn: psycopg.Connection, stack: ExitStack, export: str | None) -> str:
+    """Open a repeatable-read transaction on `conn` (ended by `stack`): a new snapshot,
+    exported, or the one `export` names."""
+    conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+    stack.callback(conn.execute, "ROLLBACK")  # read only: nothing to keep
+    if export is None:
+        return str(conn.execute("SELECT pg_export_snapshot()").fetchone()[0])  # type: ignore[index]
+    conn.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(export)))
+    return export
 
 
 def fetch_one(conn: psycopg.Connection, statement: sql.Composable,

@@ -251,21 +251,30 @@ def _events(raw: RawRows, checks: RowChecks) -> pa.Table:
 
 
 def attributes_json(table: pa.Table, names: list[str]) -> pa.Array:
-    """Each row's attribute columns as a JSON object text (missing values as null), in C."""
+    """Each row's attribute columns as a JSON object text (missing values as null), in C.
+
+    Values are escaped once per distinct value (attribute columns repeat a few values such
+    as age groups), then spread to the rows.
+    """
     if not names or table.num_rows == 0:
         return pa.nulls(table.num_rows, pa.string())
     parts = []
     for i, name in enumerate(names):
-        values = table.column(name).combine_chunks()
-        escaped = pc.replace_substring(values, "\\", "\\\\")
-        escaped = pc.replace_substring(escaped, '"', '\\"')
-        escaped = pc.replace_substring_regex(escaped, r"[\x00-\x1f]", " ")
-        quoted = pc.binary_join_element_wise('"', escaped, '"', "")
-        value = pc.if_else(pc.equal(values, ""), pa.scalar("null"), quoted)
-        key = ("{" if i == 0 else ",") + _json_string(name) + ":"
-        parts.append(pc.binary_join_element_wise(key, value, ""))
+        encoded = pc.dictionary_encode(table.column(name).combine_chunks())
+        parts.append(pc.binary_join_element_wise(
+            ("{" if i == 0 else ",") + _json_string(name) + ":",
+            _json_values(encoded.dictionary).take(encoded.indices), ""))
     parts.append(pa.array(["}"] * table.num_rows))
     return pc.binary_join_element_wise(*parts, "")
+
+
+def _json_values(values: pa.Array) -> pa.Array:
+    """Strings as JSON string literals; the empty string (a missing value) as null."""
+    escaped = pc.replace_substring(values, "\\", "\\\\")
+    escaped = pc.replace_substring(escaped, '"', '\\"')
+    escaped = pc.replace_substring_regex(escaped, r"[\x00-\x1f]", " ")
+    quoted = pc.binary_join_element_wise('"', escaped, '"', "")
+    return pc.if_else(pc.equal(values, ""), pa.scalar("null"), quoted)
 
 
 def _json_string(text: str) -> str:
@@ -281,15 +290,9 @@ def _store(conn: psycopg.Connection, upload_id: int, raw: RawRows, checks: RowCh
     rows = raw.table.num_rows
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (INGEST_LOCK,))
-        conn.execute(
-            'CREATE TEMP TABLE touched_keys (person_id text COLLATE "C", camera_id text COLLATE "C")'
-            " ON COMMIT DROP"
-        )
-        keys = events.select(["person_id", "camera_id"]).group_by(
-            ["person_id", "camera_id"]).aggregate([])
-        copy_in(conn, "touched_keys", keys)
-        conn.execute("ANALYZE touched_keys")
         store_empty = conn.execute("SELECT NOT EXISTS (SELECT 1 FROM camera_events)").fetchone()[0]
+        if not store_empty:
+            _touch_keys(conn, events)
         stored = STORED_EVENTS.empty_table() if store_empty else copy_out(
             conn, STORED_EVENTS_SQL, STORED_EVENTS)
 
@@ -318,10 +321,11 @@ def _store(conn: psycopg.Connection, upload_id: int, raw: RawRows, checks: RowCh
         session_ids = _session_ids(conn, pairing, kept, stored)
         sid, dwell = _event_sessions(pairing, session_ids, kept, len(merged.key))
 
-        conn.execute(
-            "DELETE FROM person_sessions s USING touched_keys t"
-            " WHERE s.person_id = t.person_id AND s.camera_id = t.camera_id"
-        )
+        if not store_empty:
+            conn.execute(
+                "DELETE FROM person_sessions s USING touched_keys t"
+                " WHERE s.person_id = t.person_id AND s.camera_id = t.camera_id"
+            )
         _update_stored(conn, stored, sid[:n_stored], dwell[:n_stored])
         new_events = events if new_kept.all() else events.filter(pa.array(new_kept))
         first_load = store_empty and len(new_index) >= BULK_FIRST_LOAD_ROWS
@@ -342,6 +346,18 @@ def _store(conn: psycopg.Connection, upload_id: int, raw: RawRows, checks: RowCh
         conn.execute("UPDATE data_version SET version = version + 1")
         uploads.mark_completed(conn, upload_id, quality.as_dict(), quality.total_rows)
     return len(new_index), len(pairing.status)
+
+
+def _touch_keys(conn: psycopg.Connection, events: pa.Table) -> None:
+    """The upload's (person, camera) keys, as the temporary table `touched_keys`."""
+    conn.execute(
+        'CREATE TEMP TABLE touched_keys (person_id text COLLATE "C", camera_id text COLLATE "C")'
+        " ON COMMIT DROP"
+    )
+    keys = events.select(["person_id", "camera_id"]).group_by(
+        ["person_id", "camera_id"]).aggregate([])
+    copy_in(conn, "touched_keys", keys)
+    conn.execute("ANALYZE touched_keys")
 
 
 def _event_table(events: pa.Table, upload_id: int, ids: np.ndarray, ts_ms: np.ndarray,

@@ -8,30 +8,87 @@ from contextlib import contextmanager
 
 import psycopg
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from psycopg import sql
 
-COPY_BATCH_ROWS = 100_000  # bounds the CSV text held at once
+COPY_BATCH_ROWS = 100_000  # bounds the encoded rows held at once
+
+try:  # Arrow to PostgreSQL's binary COPY format, in Rust; wheels for the common platforms
+    from pgpq import ArrowToPostgresBinaryEncoder
+except ImportError:  # pragma: no cover - platforms without a wheel use the CSV path
+    ArrowToPostgresBinaryEncoder = None
+
+# How Arrow columns travel in binary COPY, by the target column's type: the binary format
+# carries no type, so each value must already have the exact width the column reads.
+_BINARY_TYPES = {
+    "bigint": pa.int64(), "integer": pa.int32(), "smallint": pa.int16(),
+    "double precision": pa.float64(), "real": pa.float32(), "boolean": pa.bool_(),
+    "text": pa.string(), "timestamp with time zone": pa.timestamp("us"),
+}
+_JSONB_VERSION = pa.scalar(b"\x01", pa.binary())  # jsonb's binary input: version 1, then text
 
 
-def copy_in(conn: psycopg.Connection, table: str, data: pa.Table) -> None:
+def copy_in(conn: psycopg.Connection, table: str, data: pa.Table, *, binary: bool = True) -> None:
     """COPY an Arrow table into `table`; column names of `data` are the target columns.
 
-    Arrow writes the CSV in C, batch by batch, so no Python code runs per row. Nulls are
-    written unquoted (NULL to PostgreSQL), empty strings quoted.
+    Binary COPY (pgpq) when available: no Python code runs per row, and the server reads
+    numbers and instants as they are instead of parsing text, about a third less work than
+    CSV. Otherwise (or `binary=False`) Arrow writes CSV in C: nulls unquoted (NULL to
+    PostgreSQL), empty strings quoted.
     """
     if data.num_rows == 0:
         return
-    statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
-        sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, data.column_names))
-    )
     data = _naive_utc(data)
+    if binary and ArrowToPostgresBinaryEncoder is not None:
+        _copy_binary(conn, table, data)
+    else:
+        _copy_csv(conn, table, data)
+
+
+def _copy_statement(table: str, columns: list[str], fmt: str) -> sql.Composed:
+    return sql.SQL("COPY {} ({}) FROM STDIN (FORMAT {})").format(
+        sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns)), sql.SQL(fmt))
+
+
+def _copy_binary(conn: psycopg.Connection, table: str, data: pa.Table) -> None:
+    types = column_types(conn, table)
+    for index, name in enumerate(data.column_names):
+        data = data.set_column(index, name, _as_binary_input(data.column(index), types[name]))
+    encoder = ArrowToPostgresBinaryEncoder(data.schema)
+    with conn.cursor().copy(_copy_statement(table, data.column_names, "binary")) as copy:
+        copy.write(encoder.write_header())
+        for batch in data.to_batches(max_chunksize=COPY_BATCH_ROWS):
+            copy.write(encoder.write_batch(batch))
+        copy.write(encoder.finish())
+
+
+def _as_binary_input(column: pa.ChunkedArray, pg_type: str) -> pa.ChunkedArray:
+    if pg_type == "jsonb":
+        text = column.cast(pa.string()).cast(pa.binary())
+        return pc.binary_join_element_wise(_JSONB_VERSION, text, pa.scalar(b"", pa.binary()))
+    wanted = _BINARY_TYPES.get(pg_type)
+    if wanted is None:
+        raise TypeError(f"binary COPY does not handle column type {pg_type!r}")
+    return column if column.type == wanted else column.cast(wanted)
+
+
+def column_types(conn: psycopg.Connection, table: str) -> dict[str, str]:
+    """Column name to type name of `table` (temporary tables included)."""
+    rows = conn.execute(
+        "SELECT attname, format_type(atttypid, NULL) FROM pg_attribute"
+        " WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped",
+        (table,),
+    ).fetchall()
+    return dict(rows)
+
+
+def _copy_csv(conn: psycopg.Connection, table: str, data: pa.Table) -> None:
     options = pacsv.WriteOptions(include_header=False, quoting_style="needed")
     with conn.transaction():
-        # Arrow formats zone-aware timestamps twenty times slower than naive ones: send UTC
-        # wall-clock text and let the session zone (UTC, for this COPY only) make instants.
+        # Naive UTC wall-clock text: the session zone (UTC, for this COPY only) makes instants.
         conn.execute("SET LOCAL TIME ZONE 'UTC'")
-        with conn.cursor().copy(statement) as copy:
+        with conn.cursor().copy(_copy_statement(table, data.column_names, "csv")) as copy:
             for batch in data.to_batches(max_chunksize=COPY_BATCH_ROWS):
                 buffer = io.BytesIO()
                 pacsv.write_csv(batch, buffer, options)
@@ -39,7 +96,8 @@ def copy_in(conn: psycopg.Connection, table: str, data: pa.Table) -> None:
 
 
 def _naive_utc(data: pa.Table) -> pa.Table:
-    """Zone-aware timestamp columns as naive UTC (same instants, cheaper text)."""
+    """Zone-aware timestamp columns as naive UTC: the same instants, and the form both COPY
+    formats want (binary counts from 2000-01-01 UTC; Arrow writes naive text 20x faster)."""
     for index, field in enumerate(data.schema):
         if pa.types.is_timestamp(field.type) and field.type.tz is not None:
             naive = data.column(index).cast(pa.timestamp(field.type.unit))
