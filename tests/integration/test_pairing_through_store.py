@@ -83,3 +83,31 @@ def _orphans(rows, window_s, max_session_s):
     _, _, orphan, _ = reference([(keys[(p, c)], t, k) for p, c, t, k in unique], window_s,
                                 max_session_s)
     return orphan
+
+
+@settings(max_examples=30, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(rows=st.lists(event, min_size=1, max_size=40),
+       cuts=st.lists(st.integers(0, 31), min_size=1, max_size=3),
+       order=st.randoms(use_true_random=False), window_s=st.sampled_from([0, 3]),
+       max_session_s=st.sampled_from([86400, 10]))
+def test_files_covering_successive_periods_pair_like_the_reference(
+        clean_database_url, tmp_path, rows, cuts, order, window_s, max_session_s):
+    """The usual way data arrives: each file a later period, sometimes late or overlapping.
+    Later files re-pair only from each key's cut, which must not change any session."""
+    with psycopg.connect(clean_database_url, autocommit=True) as conn:
+        conn.execute(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE")
+        bounds = [0, *sorted(cuts), 31]
+        parts = [[r for r in rows if lo <= r[2] < hi] for lo, hi in zip(bounds, bounds[1:])]
+        parts = [part for part in parts if part]
+        if order.random() < 0.3:  # now and then a file arrives late
+            order.shuffle(parts)
+        options = IngestOptions(duplicate_window_s=window_s, max_session_s=max_session_s)
+        for i, part in enumerate(parts):
+            ingest_file(conn, write_csv(tmp_path / f"part{i}.csv", part), options)
+        assert stored_sessions(conn) == expected_sessions(rows, window_s, max_session_s)
+        session_events = conn.execute(
+            "SELECT count(*) FROM camera_events e JOIN person_sessions s ON s.id = e.session_id"
+            " WHERE e.id IN (s.entry_event_id, s.exit_event_id)").fetchone()[0]
+        assert session_events == conn.execute(
+            "SELECT count(*) + count(exit_event_id) FROM person_sessions").fetchone()[0]

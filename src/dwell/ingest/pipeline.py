@@ -53,11 +53,29 @@ STORED_EVENTS = pa.schema([
     ("ts_ms", pa.int64()), ("event_type", pa.string()), ("session_id", pa.int64()),
     ("dwell_duration", pa.float64()), ("attributes", pa.string()),
 ])
+# The stored events an upload re-pairs: per touched key, those after its cut (all of them
+# when it has none). Re-pairing starts from a closed key there, as the stored pairing did.
 STORED_EVENTS_SQL = """
     SELECT e.id, e.person_id, e.camera_id, (extract(epoch FROM e.ts) * 1000)::bigint,
            e.event_type, e.session_id, e.dwell_duration, e.attributes::text
     FROM camera_events e JOIN touched_keys t USING (person_id, camera_id)
+    WHERE t.cut_ts IS NULL OR e.ts > t.cut_ts
     ORDER BY e.id
+"""
+# A key's cut: the latest exit, before the upload's first event of the key, that completed a
+# stored session with no entry at the same instant. Pairing is a left-to-right state machine
+# whose state after such an exit is "closed" whatever came before, and events before the
+# upload's first one are processed as before; so nothing up to the cut can change, and the
+# sessions that entered up to it stay as stored. Without this an upload re-read every stored
+# event of each returning person, and got slower as the store grew.
+CUT_SQL = """
+    UPDATE touched_keys t SET cut_ts = (
+        SELECT max(s.exit_ts) FROM person_sessions s
+        WHERE s.person_id = t.person_id AND s.camera_id = t.camera_id
+          AND s.status = 'complete' AND s.exit_ts < t.first_ts
+          AND NOT EXISTS (SELECT 1 FROM camera_events e
+                          WHERE e.person_id = s.person_id AND e.camera_id = s.camera_id
+                            AND e.ts = s.exit_ts AND e.event_type = 'entry'))
 """
 
 
@@ -325,6 +343,7 @@ def _store(conn: psycopg.Connection, upload_id: int, raw: RawRows, checks: RowCh
             conn.execute(
                 "DELETE FROM person_sessions s USING touched_keys t"
                 " WHERE s.person_id = t.person_id AND s.camera_id = t.camera_id"
+                " AND (t.cut_ts IS NULL OR s.entry_ts > t.cut_ts)"
             )
         _update_stored(conn, stored, sid[:n_stored], dwell[:n_stored])
         new_events = events if new_kept.all() else events.filter(pa.array(new_kept))
@@ -349,15 +368,20 @@ def _store(conn: psycopg.Connection, upload_id: int, raw: RawRows, checks: RowCh
 
 
 def _touch_keys(conn: psycopg.Connection, events: pa.Table) -> None:
-    """The upload's (person, camera) keys, as the temporary table `touched_keys`."""
+    """The upload's (person, camera) keys with their first instant and cut (CUT_SQL), as
+    the temporary table `touched_keys`."""
     conn.execute(
-        'CREATE TEMP TABLE touched_keys (person_id text COLLATE "C", camera_id text COLLATE "C")'
-        " ON COMMIT DROP"
+        'CREATE TEMP TABLE touched_keys (person_id text COLLATE "C", camera_id text COLLATE "C",'
+        " first_ts timestamptz, cut_ts timestamptz) ON COMMIT DROP"
     )
-    keys = events.select(["person_id", "camera_id"]).group_by(
-        ["person_id", "camera_id"]).aggregate([])
-    copy_in(conn, "touched_keys", keys)
+    keys = events.select(["person_id", "camera_id", "ts_ms"]).group_by(
+        ["person_id", "camera_id"]).aggregate([("ts_ms", "min")])
+    copy_in(conn, "touched_keys", pa.table({
+        "person_id": keys.column("person_id"), "camera_id": keys.column("camera_id"),
+        "first_ts": keys.column("ts_ms_min").cast(UTC_MS),
+    }))
     conn.execute("ANALYZE touched_keys")
+    conn.execute(CUT_SQL)
 
 
 def _event_table(events: pa.Table, upload_id: int, ids: np.ndarray, ts_ms: np.ndarray,
