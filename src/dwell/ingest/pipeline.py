@@ -410,20 +410,16 @@ class _Merged:
     ts_ms: np.ndarray
     kind: np.ndarray
     order: np.ndarray
-    person: pa.Array
-    camera: pa.Array
-    attributes: pa.Array
+    person: pa.ChunkedArray
+    camera: pa.ChunkedArray
+    attributes: pa.ChunkedArray
 
 
 def _merge(stored: pa.Table, events: pa.Table) -> _Merged:
-    person = pa.concat_arrays([
-        stored.column("person_id").combine_chunks(), events.column("person_id").combine_chunks()
-    ])
-    camera = pa.concat_arrays([
-        stored.column("camera_id").combine_chunks(), events.column("camera_id").combine_chunks()
-    ])
-    person_code = pc.dictionary_encode(person).indices.to_numpy().astype(np.int64)
-    camera_enc = pc.dictionary_encode(camera)
+    person = _concat(stored.column("person_id"), events.column("person_id"))
+    camera = _concat(stored.column("camera_id"), events.column("camera_id"))
+    person_code = pc.dictionary_encode(person.combine_chunks()).indices.to_numpy().astype(np.int64)
+    camera_enc = pc.dictionary_encode(camera.combine_chunks())
     camera_code = camera_enc.indices.to_numpy().astype(np.int64)
     key = person_code * max(len(camera_enc.dictionary), 1) + camera_code
     stored_kind = np.zeros(stored.num_rows, dtype=np.int8)
@@ -438,11 +434,14 @@ def _merge(stored: pa.Table, events: pa.Table) -> _Merged:
         order=np.arange(n, dtype=np.int64),
         person=person,
         camera=camera,
-        attributes=pa.concat_arrays([
-            stored.column("attributes").combine_chunks(),
-            events.column("attributes").combine_chunks().cast(pa.string()),
-        ]),
+        attributes=_concat(stored.column("attributes"), events.column("attributes")),
     )
+
+
+def _concat(stored: pa.ChunkedArray, new: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Stored values then new ones, as strings, without copying the chunks."""
+    return pa.chunked_array([*stored.cast(pa.string()).chunks, *new.cast(pa.string()).chunks],
+                            type=pa.string())
 
 
 def _report_duplicates(quality: QualityReport, raw: RawRows, events: pa.Table,

@@ -152,7 +152,7 @@ class _Utf8Stream(io.RawIOBase):
         self._block_bytes = block_bytes
         self._on_block = on_block
         self._carry = b""
-        self._pending = b""
+        self._pending = memoryview(b"")
         self._eof = False
         self.bytes_read = 0
 
@@ -183,6 +183,8 @@ class _Utf8Stream(io.RawIOBase):
             block = block.removeprefix(b"\xef\xbb\xbf")
             self._strip_bom = False
         if self._encoding == "utf-8":
+            if block.isascii():  # the usual file: checked in C without decoding
+                return block
             try:
                 block.decode("utf-8")
                 return block
@@ -192,12 +194,12 @@ class _Utf8Stream(io.RawIOBase):
 
     def readinto(self, buffer) -> int:  # type: ignore[override]
         while not self._pending:
-            self._pending = self._next_block()
+            self._pending = memoryview(self._next_block())
             if not self._pending:
                 return 0
         size = min(len(buffer), len(self._pending))
         buffer[:size] = self._pending[:size]
-        self._pending = self._pending[size:]
+        self._pending = self._pending[size:]  # a view: no copy of the rest
         return size
 
 

@@ -52,18 +52,23 @@ def _copy_statement(table: str, columns: list[str], fmt: str) -> sql.Composed:
 
 
 def _copy_binary(conn: psycopg.Connection, table: str, data: pa.Table) -> None:
-    types = column_types(conn, table)
-    for index, name in enumerate(data.column_names):
-        data = data.set_column(index, name, _as_binary_input(data.column(index), types[name]))
-    encoder = ArrowToPostgresBinaryEncoder(data.schema)
+    types = [column_types(conn, table)[name] for name in data.column_names]
+    encoder = None
     with conn.cursor().copy(_copy_statement(table, data.column_names, "binary")) as copy:
-        copy.write(encoder.write_header())
+        # Converted batch by batch, so the converted copy of a column is never whole.
         for batch in data.to_batches(max_chunksize=COPY_BATCH_ROWS):
-            copy.write(encoder.write_batch(batch))
-        copy.write(encoder.finish())
+            converted = pa.RecordBatch.from_arrays(
+                [_as_binary_input(column, pg_type) for column, pg_type in zip(batch.columns, types)],
+                names=data.column_names)
+            if encoder is None:
+                encoder = ArrowToPostgresBinaryEncoder(converted.schema)
+                copy.write(encoder.write_header())
+            copy.write(encoder.write_batch(converted))
+        if encoder is not None:
+            copy.write(encoder.finish())
 
 
-def _as_binary_input(column: pa.ChunkedArray, pg_type: str) -> pa.ChunkedArray:
+def _as_binary_input(column: pa.Array, pg_type: str) -> pa.Array:
     if pg_type == "jsonb":
         text = column.cast(pa.string()).cast(pa.binary())
         return pc.binary_join_element_wise(_JSONB_VERSION, text, pa.scalar(b"", pa.binary()))
