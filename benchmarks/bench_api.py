@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextvars
+import inspect
 import json
 import math
 import os
@@ -31,7 +32,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import AsyncExitStack, ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -204,37 +205,56 @@ def load_store(conninfo: str, files: list[Path]) -> dict[str, Any]:
 _REQUEST: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
     "bench_request", default=None)
 PHASES_PATH = "/__bench/phases"
+EMPTY_PATH = "/__bench/empty"   # a fixed answer outside the app: the load generator's floor
+EMPTY_BODY = b'{"status":"ok"}'
 TAG_HEADER = "x-bench-tag"
 
 
 def _timed(cls: Any, name: str, bucket: str, *, marks: str | None = None) -> None:
-    """Add the time spent in `cls.name` to the current request's `bucket`; while it runs,
-    statements count under `marks` instead of `sql`."""
+    """Add the time spent in `cls.name` (a function or a coroutine function) to the current
+    request's `bucket`; while it runs, statements count under `marks` instead of `sql`."""
     original = getattr(cls, name)
 
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        record = _REQUEST.get()
-        if record is None:
-            return original(*args, **kwargs)
+    def enter(record: dict[str, Any]) -> tuple[Any, float]:
         mark = record.get("_mark")
         if marks:
             record["_mark"] = marks
-        started = time.perf_counter()
-        try:
-            return original(*args, **kwargs)
-        finally:
-            elapsed = time.perf_counter() - started
-            if marks:
-                record["_mark"] = mark
-            key = bucket
-            if bucket == "sql":
-                key = {"compute": "compute_sql", "cache_sql": "cache_sql"}.get(mark, "sql")
-            elif bucket == "pool":
-                if mark == "cache_sql":
-                    key = "cache_pool"        # already inside the cache's time
-                elif mark == "compute":
-                    record["pool_in_compute"] = record.get("pool_in_compute", 0.0) + elapsed
-            record[key] = record.get(key, 0.0) + elapsed
+        return mark, time.perf_counter()
+
+    def leave(record: dict[str, Any], mark: Any, started: float) -> None:
+        elapsed = time.perf_counter() - started
+        if marks:
+            record["_mark"] = mark
+        key = bucket
+        if bucket == "sql":
+            key = {"compute": "compute_sql", "cache_sql": "cache_sql"}.get(mark, "sql")
+        elif bucket == "pool":
+            if mark == "cache_sql":
+                key = "cache_pool"        # already inside the cache's time
+            elif mark == "compute":
+                record["pool_in_compute"] = record.get("pool_in_compute", 0.0) + elapsed
+        record[key] = record.get(key, 0.0) + elapsed
+
+    if inspect.iscoroutinefunction(original):
+        async def wrapper(*args: Any, **kwargs: Any) -> Any:
+            record = _REQUEST.get()
+            if record is None:
+                return await original(*args, **kwargs)
+            mark, started = enter(record)
+            try:
+                return await original(*args, **kwargs)
+            finally:
+                leave(record, mark, started)
+    else:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:  # type: ignore[misc]
+            record = _REQUEST.get()
+            if record is None:
+                return original(*args, **kwargs)
+            mark, started = enter(record)
+            try:
+                return original(*args, **kwargs)
+            finally:
+                leave(record, mark, started)
 
     setattr(cls, name, wrapper)
 
@@ -253,10 +273,10 @@ def instrument() -> None:
         _timed(backend, "set", "cache", marks="cache_sql")
     original = AnalyticsCache.get_or_compute
 
-    def get_or_compute(self: Any, name: str, params: dict[str, Any], compute: Any) -> Any:
+    async def get_or_compute(self: Any, name: str, params: dict[str, Any], compute: Any) -> Any:
         record = _REQUEST.get()
         if record is None:
-            return original(self, name, params, compute)
+            return await original(self, name, params, compute)
 
         def timed_compute() -> Any:
             record["_mark"] = "compute"
@@ -267,29 +287,48 @@ def instrument() -> None:
                 record["compute"] = record.get("compute", 0.0) + time.perf_counter() - started
                 record["_mark"] = None
 
-        return original(self, name, params, timed_compute)
+        return await original(self, name, params, timed_compute)
 
     AnalyticsCache.get_or_compute = get_or_compute  # type: ignore[method-assign]
 
 
 class PhaseRecorder:
     """Outermost ASGI layer: times every tagged request inside the app and serves the records
-    at PHASES_PATH (then forgets them)."""
+    at PHASES_PATH (then forgets them). Each server process appends its records to a file of
+    its own in `folder`, so that whichever process answers PHASES_PATH serves all of them."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, folder: Path) -> None:
         self.app = app
-        self.records: list[dict[str, Any]] = []
+        self.folder = folder
+        self.file = open(folder / f"{os.getpid()}.jsonl", "a", encoding="utf-8")  # noqa: SIM115
+
+    def keep(self, record: dict[str, Any]) -> None:
+        self.file.write(json.dumps(record) + "\n")
+        self.file.flush()
+
+    def take_all(self) -> list[dict[str, Any]]:
+        records = []
+        for path in sorted(self.folder.glob("*.jsonl")):
+            with open(path, "r+", encoding="utf-8") as file:
+                records += [json.loads(line) for line in file if line.strip()]
+                file.truncate(0)
+        return records
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         if scope["path"] == PHASES_PATH:
-            body = json.dumps(self.records).encode()
-            self.records = []
+            body = json.dumps(self.take_all()).encode()
             await send({"type": "http.response.start", "status": 200,
                         "headers": [(b"content-type", b"application/json")]})
             await send({"type": "http.response.body", "body": body})
+            return
+        if scope["path"] == EMPTY_PATH:
+            await send({"type": "http.response.start", "status": 200,
+                        "headers": [(b"content-type", b"application/json"),
+                                    (b"content-length", str(len(EMPTY_BODY)).encode())]})
+            await send({"type": "http.response.body", "body": EMPTY_BODY})
             return
         tag = dict(scope["headers"]).get(TAG_HEADER.encode())
         if tag is None:
@@ -304,7 +343,7 @@ class PhaseRecorder:
                 # Kept before the client can see the answer and ask for the records.
                 record["server"] = time.perf_counter() - started
                 record.pop("_mark", None)
-                self.records.append(record)
+                self.keep(record)
             await send(message)
 
         try:
@@ -312,26 +351,38 @@ class PhaseRecorder:
         finally:
             _REQUEST.reset(token)
             if "server" not in record:
-                self.records.append(record)
+                record.pop("_mark", None)
+                self.keep(record)
+
+
+PARAMS_ENV = "DWELL_BENCH_SERVER"
 
 
 def serve(params: dict[str, Any]) -> None:
-    """The child: the app under uvicorn as `dwell serve` runs it (JSON request logs on)."""
-    import logging
-
+    """The child: the app under uvicorn as `dwell serve` runs it (JSON request logs on, the
+    same number of worker processes)."""
     import uvicorn
+
+    os.environ[PARAMS_ENV] = json.dumps(params)   # for the worker processes' factory
+    uvicorn.run("bench_api:server_app", factory=True, host="127.0.0.1", port=params["port"],
+                workers=params["workers"], log_config=None, access_log=False, lifespan="on")
+
+
+def server_app() -> PhaseRecorder:
+    """The app of one server process, instrumented (uvicorn calls this in each worker)."""
+    import logging
 
     from dwell import logs
     from dwell.api.app import create_app
     from dwell.settings import Settings
 
+    params = json.loads(os.environ[PARAMS_ENV])
     logs.configure(logging.INFO)
     instrument()
     settings = Settings(DATABASE_URL=params["database_url"], REDIS_URL=params["redis_url"],
                         data_dir=params["data_dir"], upload_dir=params["upload_dir"])
     app = create_app(settings, conninfo=params["database_url"], run_worker=params["run_worker"])
-    uvicorn.run(PhaseRecorder(app), host="127.0.0.1", port=params["port"], log_config=None,
-                access_log=False, lifespan="on")
+    return PhaseRecorder(app, Path(params["phases_dir"]))
 
 
 def free_port() -> int:
@@ -341,16 +392,19 @@ def free_port() -> int:
 
 
 @contextmanager
-def api_server(database_url: str, redis_url: str, *, run_worker: bool) -> Iterator[str]:
+def api_server(database_url: str, redis_url: str, *, run_worker: bool,
+               workers: int) -> Iterator[str]:
     """The API in a child process on a free loopback port; yields its base URL."""
     import httpx
 
     with ExitStack() as stack:
         work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-api-")))
         port = free_port()
+        (work / "phases").mkdir()
         params = {"database_url": database_url, "redis_url": redis_url, "port": port,
                   "data_dir": str(work / "data"), "upload_dir": str(work / "uploads"),
-                  "run_worker": run_worker}
+                  "run_worker": run_worker, "workers": workers,
+                  "phases_dir": str(work / "phases")}
         logfile = stack.enter_context(open(work / "server.log", "wb"))
         process = subprocess.Popen(
             [sys.executable, str(Path(__file__).resolve()), "--serve", json.dumps(params)],
@@ -415,35 +469,56 @@ def percentile(values: list[float], q: float) -> float | None:
 
 
 async def run_batch(client: Any, endpoint: Endpoint, requests: list[dict[str, Any]],
-                    tag: str, concurrency: int, budget_s: float) -> dict[str, Any]:
-    """The requests by `concurrency` workers until they are done or the budget is spent
-    (requests under way then finish and count)."""
+                    tag: str, concurrency: int, budget_s: float, *,
+                    shared_client: bool = False) -> dict[str, Any]:
+    """The requests by `concurrency` clients until they are done or the budget is spent
+    (requests under way then finish and count). Each client has one keep-alive connection
+    of its own, opened before the clock starts; with `shared_client` they all share
+    `client`'s pool instead (which queues requests unfairly: a slow tail of its own)."""
+    import httpx
+
     results: list[dict[str, Any]] = []
     queue = iter(enumerate(requests))
-    started = time.perf_counter()
+    async with AsyncExitStack() as stack:
+        clients = [client] * concurrency
+        if not shared_client:
+            clients = [await stack.enter_async_context(httpx.AsyncClient(
+                base_url=client.base_url, timeout=client.timeout,
+                limits=httpx.Limits(max_connections=1, max_keepalive_connections=1)))
+                for _ in range(concurrency)]
+            await asyncio.gather(*(own.get("/healthz") for own in clients))
+        started = time.perf_counter()
+        await asyncio.gather(*(_client_loop(own, endpoint, queue, tag, started, budget_s, results)
+                               for own in clients))
+        wall = time.perf_counter() - started
+    return _batch_summary(results, len(requests), budget_s, wall)
 
-    async def worker() -> None:
-        for i, params in queue:
-            if time.perf_counter() - started >= budget_s:
-                return
-            sent = time.perf_counter()
-            response = await client.get(endpoint.path, params=params,
-                                        headers={TAG_HEADER: f"{tag}:{i}"})
-            latency = time.perf_counter() - sent
-            results.append({"tag": f"{tag}:{i}", "latency": latency,
-                            "status": response.status_code,
-                            "cache": response.headers.get("x-cache"),
-                            "bytes": len(response.content),
-                            "error": response.text[:500] if response.status_code != 200 else None})
 
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    wall = time.perf_counter() - started
+async def _client_loop(client: Any, endpoint: Endpoint, queue: Iterator[tuple[int, Any]],
+                       tag: str, started: float, budget_s: float,
+                       results: list[dict[str, Any]]) -> None:
+    for i, params in queue:
+        if time.perf_counter() - started >= budget_s:
+            return
+        sent = time.perf_counter()
+        response = await client.get(endpoint.path, params=params,
+                                    headers={TAG_HEADER: f"{tag}:{i}"})
+        latency = time.perf_counter() - sent
+        results.append({"tag": f"{tag}:{i}", "latency": latency,
+                        "status": response.status_code,
+                        "cache": response.headers.get("x-cache"),
+                        "bytes": len(response.content),
+                        "error": response.text[:500] if response.status_code != 200 else None})
+
+
+def _batch_summary(results: list[dict[str, Any]], planned: int, budget_s: float,
+                   wall: float) -> dict[str, Any]:
     latencies = [r["latency"] for r in results if r["status"] == 200]
     errors = [r for r in results if r["status"] != 200]
     return {
         "requests": len(results), "ok": len(latencies), "errors": len(errors),
         "first_error": errors[0]["error"] if errors else None,
-        "planned": len(requests), "budget_s": budget_s, "wall_s": wall,
+        "planned": planned, "budget_s": budget_s, "wall_s": wall,
         "requests_per_s": len(latencies) / wall if wall else None,
         "p50_s": percentile(latencies, 50), "p95_s": percentile(latencies, 95),
         "p99_s": percentile(latencies, 99), "max_s": max(latencies, default=None),
@@ -509,6 +584,15 @@ async def measure_endpoints(url: str, store: dict[str, Any], args: argparse.Name
         response.raise_for_status()
         deep_cursor = response.json()["next_cursor"]
         out["deep_cursor_at"] = middle.isoformat()
+        # The same load against a fixed answer sent before the app: what the clients, HTTP
+        # and uvicorn cost by themselves on this machine (no analytics answer can be faster).
+        floor = await run_batch(client, Endpoint("floor", EMPTY_PATH, cached=False),
+                                [{}] * args.cached_requests, "f", args.concurrency,
+                                args.cached_budget, shared_client=args.shared_client)
+        floor.pop("_results")
+        out["_floor"] = floor
+        log(f"   load generator floor (fixed answer, no app): p50 {_ms(floor['p50_s'])} ms, "
+            f"p95 {_ms(floor['p95_s'])} ms, {_num(floor['requests_per_s'], 0)} req/s")
 
         for endpoint in ENDPOINTS:
             base = dict(endpoint.params)
@@ -527,7 +611,7 @@ async def measure_endpoints(url: str, store: dict[str, Any], args: argparse.Name
             await client.get(PHASES_PATH)   # forget the warm-up's record
             requests = [{**base, "end": distinct_end()} for _ in range(args.uncached_requests)]
             uncached = await run_batch(client, endpoint, requests, "u", args.concurrency,
-                                       args.uncached_budget)
+                                       args.uncached_budget, shared_client=args.shared_client)
             records = (await client.get(PHASES_PATH)).json()
             uncached["phases"] = phase_breakdown(uncached.pop("_results"), records)
             entry["uncached"] = uncached
@@ -540,7 +624,8 @@ async def measure_endpoints(url: str, store: dict[str, Any], args: argparse.Name
             same = {**base, "end": distinct_end()}
             await client.get(endpoint.path, params=same)
             cached = await run_batch(client, endpoint, [same] * args.cached_requests, "c",
-                                     args.concurrency, args.cached_budget)
+                                     args.concurrency, args.cached_budget,
+                                     shared_client=args.shared_client)
             records = (await client.get(PHASES_PATH)).json()
             cached["phases"] = phase_breakdown(cached.pop("_results"), records)
             entry["cached"] = cached
@@ -613,7 +698,7 @@ def ingest_alone(server: str, path: Path) -> dict[str, Any]:
     return {"ok": True, "seconds": seconds, "rows": result.quality.total_rows}
 
 
-def measure_upload(server: str, redis_url: str, path: Path) -> dict[str, Any]:
+def measure_upload(server: str, redis_url: str, path: Path, workers: int) -> dict[str, Any]:
     out: dict[str, Any] = {"file": str(path.relative_to(ROOT)), "bytes": path.stat().st_size}
     log("   dwell analyze --json (child process)")
     out["analyze"] = pipeline.run_analyze(path, server, DATA_DIR / "embedded")
@@ -626,7 +711,7 @@ def measure_upload(server: str, redis_url: str, path: Path) -> dict[str, Any]:
     try:
         with scratch_database(server, "bench_api_upload") as conninfo:
             try:
-                with api_server(conninfo, redis_url, run_worker=True) as url:
+                with api_server(conninfo, redis_url, run_worker=True, workers=workers) as url:
                     out["api"] = upload_through_api(url, path)
             finally:
                 forget_cache(redis_url, conninfo)
@@ -651,6 +736,7 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
     result: dict[str, Any] = {
         "date": date.today().isoformat(), "commit": commit, "src_uncommitted_changes": src_dirty,
         "quick": args.quick, "events": events, "concurrency": args.concurrency,
+        "server_workers": args.workers, "shared_client": args.shared_client,
         "budgets": {"uncached_requests": args.uncached_requests,
                     "uncached_budget_s": args.uncached_budget,
                     "cached_requests": args.cached_requests,
@@ -682,16 +768,20 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
             log(f"   {store['rows']:,} rows in {store['seconds']:,.1f} s "
                 f"({store['rows_per_s']:,.0f} rows/s); VACUUM (ANALYZE) "
                 f"{store['vacuum_analyze_s']:,.1f} s")
-            log(f"2/4 API server (uvicorn child, Redis cache, no upload workers); "
+            log(f"2/4 API server (uvicorn child, {args.workers} worker process(es), Redis cache, "
+                f"no upload workers); "
                 f"3/4 endpoints at concurrency {args.concurrency}")
             try:
-                with api_server(conninfo, args.redis, run_worker=False) as url:
+                with api_server(conninfo, args.redis, run_worker=False,
+                                workers=args.workers) as url:
                     result["endpoints"] = asyncio.run(measure_endpoints(url, store, args))
+                    result["floor"] = result["endpoints"].pop("_floor", None)
             finally:
                 result["redis_keys_removed"] = forget_cache(args.redis, conninfo)
         if not args.skip_upload:
             log(f"4/4 upload of {upload_path.name} vs dwell analyze")
-            result["upload"] = measure_upload(server.conninfo, args.redis, upload_path)
+            result["upload"] = measure_upload(server.conninfo, args.redis, upload_path,
+                                              args.workers)
             result["upload"]["generated"] = upload_info
     result["checks"] = checks(result)
     result["load_average"] = {"start": load_start, "end": os.getloadavg()[0]}
@@ -896,15 +986,27 @@ def setup_lines(result: dict[str, Any]) -> list[str]:
         lines.append(f"store: {store['events']:,} events, {store['sessions']:,} sessions, "
                      f"{store['persons']:,} persons, {store['first_ts'][:10]} to "
                      f"{store['last_ts'][:10]}, database {store['database_bytes'] / 1e9:,.2f} GB")
+    workers = result.get("server_workers", 1)
+    lines.append(f"API server: uvicorn, {workers} worker process{'es' if workers != 1 else ''}"
+                 " (as `dwell serve` runs with the same settings; `--workers`)")
     b = result["budgets"]
+    clients = ("sharing one httpx.AsyncClient pool" if result.get("shared_client")
+               else "each its own httpx.AsyncClient and connection")
     lines.append(
-        f"load: {result['concurrency']} concurrent HTTP/1.1 clients (httpx.AsyncClient, "
-        f"keep-alive); per endpoint uncached at most {b['uncached_requests']} requests or "
+        f"load: {result['concurrency']} concurrent HTTP/1.1 keep-alive clients ({clients}); "
+        f"per endpoint uncached at most {b['uncached_requests']} requests or "
         f"{b['uncached_budget_s']:g} s, cached at most {b['cached_requests']} requests or "
         f"{b['cached_budget_s']:g} s (requests under way finish and count); then the same "
         f"at concurrency 1 ({result['solo_requests']['uncached']} uncached, "
         f"{result['solo_requests']['cached']} cached): the time of one request without "
         "queueing")
+    floor = result.get("floor")
+    if floor:
+        lines.append(
+            f"load generator floor: the same clients against a fixed answer sent before the app "
+            f"(HTTP, uvicorn and the clients only): p50 {_ms(floor['p50_s'])} ms, p95 "
+            f"{_ms(floor['p95_s'])} ms, {_num(floor['requests_per_s'], 0)} req/s at "
+            f"{result['concurrency']} clients; the clients share these CPUs with the server")
     return lines
 
 
@@ -989,6 +1091,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--redis", default=os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS),
                         help="Redis for the analytics cache")
     parser.add_argument("--concurrency", type=int, default=CONCURRENCY)
+    parser.add_argument("--workers", type=int,
+                        help="server worker processes (default: as `dwell serve` would run, "
+                             "DWELL_WORKERS or 1)")
+    parser.add_argument("--shared-client", action="store_true",
+                        help="all concurrent clients share one connection pool (httpx's "
+                             "queueing adds a tail of its own) instead of one connection each")
     parser.add_argument("--uncached-requests", type=int)
     parser.add_argument("--uncached-budget", type=float, metavar="SECONDS")
     parser.add_argument("--cached-requests", type=int)
@@ -1003,6 +1111,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--skip-upload", action="store_true", help="leave out step 4")
     parser.add_argument("--serve", metavar="JSON", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.workers is None:
+        from dwell.settings import get_settings
+
+        args.workers = get_settings().workers
     defaults = ((QUICK_UNCACHED_MAX_REQUESTS, QUICK_UNCACHED_BUDGET_S, QUICK_CACHED_MAX_REQUESTS,
                  QUICK_CACHED_BUDGET_S) if args.quick else
                 (UNCACHED_MAX_REQUESTS, UNCACHED_BUDGET_S, CACHED_MAX_REQUESTS, CACHED_BUDGET_S))

@@ -1,27 +1,46 @@
 """The analytics cache: Redis when `REDIS_URL` is set, else the PostgreSQL `analytics_cache`
 table. Keys carry the data version, so a completed upload makes older answers unreachable
-(SPEC §11). A cache that fails is bypassed with a warning: answers never depend on it."""
+(SPEC §11). A cache that fails is bypassed with a warning: answers never depend on it.
+
+The cache holds answers as the JSON bytes that were sent the first time: a hit is sent as
+stored, byte for byte the same as the miss that filled it, without decoding or encoding.
+Lookups run on the event loop (asyncio Redis and PostgreSQL clients); only a miss computes
+in a worker thread."""
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import hashlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
-from psycopg.types.json import Jsonb
-from psycopg_pool import ConnectionPool
+from psycopg_pool import AsyncConnectionPool
+from starlette.concurrency import run_in_threadpool
 
 log = logging.getLogger(__name__)
+
+Version = tuple[str, int]
+# In every key: entries written as decoded JSON by earlier versions (other spacing) are never
+# read, so a hit is always the bytes a miss sends now.
+ANSWER_FORMAT = "b1"
+
+
+def render_json(value: Any) -> bytes:
+    """A document as the API sends it (the same bytes as Starlette's JSONResponse)."""
+    return json.dumps(value, ensure_ascii=False, allow_nan=False, indent=None,
+                      separators=(",", ":")).encode("utf-8")
 
 
 class CacheBackend(Protocol):
     name: str
 
-    def get(self, key: str) -> Any | None: ...
-    def set(self, key: str, value: Any, ttl_s: int) -> None: ...
-    def ping(self) -> bool: ...
+    async def get(self, key: str) -> bytes | None: ...
+    async def set(self, key: str, body: bytes, ttl_s: int) -> None: ...
+    async def ping(self) -> bool: ...
+    async def close(self) -> None: ...
 
 
 class PostgresCache:
@@ -29,90 +48,143 @@ class PostgresCache:
 
     name = "postgresql"
 
-    def __init__(self, pool: ConnectionPool) -> None:
+    def __init__(self, pool: AsyncConnectionPool) -> None:
         self._pool = pool
 
-    def get(self, key: str) -> Any | None:
-        with self._pool.connection() as conn:
-            row = conn.execute(
-                "SELECT value FROM analytics_cache WHERE cache_key = %s AND expires_at > now()",
-                (key,),
-            ).fetchone()
+    async def get(self, key: str) -> bytes | None:
+        async with self._pool.connection() as conn:
+            cursor = await conn.execute(
+                "SELECT body FROM analytics_cache WHERE cache_key = %s AND expires_at > now()",
+                (key,), binary=True)
+            row = await cursor.fetchone()
         return None if row is None else row[0]
 
-    def set(self, key: str, value: Any, ttl_s: int) -> None:
-        with self._pool.connection() as conn:
-            conn.execute(
-                "INSERT INTO analytics_cache (cache_key, value, expires_at)"
+    async def set(self, key: str, body: bytes, ttl_s: int) -> None:
+        async with self._pool.connection() as conn:
+            await conn.execute(
+                "INSERT INTO analytics_cache (cache_key, body, expires_at)"
                 " VALUES (%s, %s, now() + make_interval(secs => %s))"
                 " ON CONFLICT (cache_key) DO UPDATE"
-                " SET value = excluded.value, expires_at = excluded.expires_at",
-                (key, Jsonb(value), ttl_s),
-            )
-            conn.execute("DELETE FROM analytics_cache WHERE expires_at < now() - interval '1 hour'")
+                " SET body = excluded.body, expires_at = excluded.expires_at",
+                (key, body, ttl_s))
+            await conn.execute(
+                "DELETE FROM analytics_cache WHERE expires_at < now() - interval '1 hour'")
 
-    def ping(self) -> bool:
-        with self._pool.connection() as conn:
-            conn.execute("SELECT 1")
+    async def ping(self) -> bool:
+        async with self._pool.connection() as conn:
+            await conn.execute("SELECT 1")
         return True
+
+    async def close(self) -> None:
+        pass  # the pool belongs to the app
 
 
 class RedisCache:
     name = "redis"
 
     def __init__(self, url: str) -> None:
-        import redis
+        import redis.asyncio
 
-        self._redis = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        self._redis = redis.asyncio.Redis.from_url(url, socket_timeout=0.5,
+                                                   socket_connect_timeout=0.5)
 
-    def get(self, key: str) -> Any | None:
-        raw = self._redis.get(key)
-        return None if raw is None else json.loads(raw)
+    async def get(self, key: str) -> bytes | None:
+        return await self._redis.get(key)
 
-    def set(self, key: str, value: Any, ttl_s: int) -> None:
-        self._redis.set(key, json.dumps(value, default=str), ex=ttl_s)
+    async def set(self, key: str, body: bytes, ttl_s: int) -> None:
+        await self._redis.set(key, body, ex=ttl_s)
 
-    def ping(self) -> bool:
-        return bool(self._redis.ping())
+    async def ping(self) -> bool:
+        return bool(await self._redis.ping())
+
+    async def close(self) -> None:
+        await self._redis.aclose()
+
+
+class SharedRead:
+    """One query answers every caller that was already waiting when it was sent.
+
+    A caller gets the result of a query sent after it arrived, never one already under way:
+    that one may have read the database before the caller's moment. Callers arriving while a
+    query runs wait for the next one, which then serves all of them. Under load this turns
+    one data-version query per request into one per round trip of PostgreSQL, and every
+    answer still reflects each commit that came before its request."""
+
+    def __init__(self, fetch: Callable[[], Awaitable[Any]]) -> None:
+        self._fetch = fetch
+        self._next: asyncio.Future[Any] | None = None    # for callers not served yet
+        self._runner: asyncio.Task[None] | None = None
+
+    async def get(self) -> Any:
+        if self._next is None:
+            self._next = asyncio.get_running_loop().create_future()
+            if self._runner is None:
+                # A context of its own: the query belongs to no single request.
+                self._runner = asyncio.create_task(self._run(), context=contextvars.Context())
+        # shield: one caller going away must not cancel the query of the others
+        return await asyncio.shield(self._next)
+
+    async def _run(self) -> None:
+        batch: asyncio.Future[Any] | None = None
+        try:
+            while self._next is not None:
+                batch, self._next = self._next, None
+                try:
+                    batch.set_result(await self._fetch())
+                except Exception as exc:
+                    batch.set_exception(exc)
+                    batch.exception()  # retrieved here too: no warning when all left
+        finally:
+            self._runner = None
+            for waiting in (batch, self._next):  # stopped (shutdown): nobody waits forever
+                if waiting is not None and not waiting.done():
+                    waiting.cancel()
 
 
 class AnalyticsCache:
     """get-or-compute with versioned keys; reports whether the answer was a hit."""
 
-    def __init__(self, backend: CacheBackend, pool: ConnectionPool, ttl_s: int,
+    def __init__(self, backend: CacheBackend, pool: AsyncConnectionPool, ttl_s: int,
                  on_result: Callable[[str, bool], None] | None = None) -> None:
         self.backend = backend
         self._pool = pool
         self._ttl_s = ttl_s
         self._on_result = on_result or (lambda name, hit: None)
+        self._version = SharedRead(self._read_version)
 
-    def data_version(self) -> tuple[str, int]:
-        """(store id, version): which store, and how many uploads it has completed."""
-        with self._pool.connection() as conn:
-            row = conn.execute("SELECT store_id, version FROM data_version").fetchone()
+    async def _read_version(self) -> Version:
+        async with self._pool.connection() as conn:
+            cursor = await conn.execute("SELECT store_id, version FROM data_version")
+            row = await cursor.fetchone()
         return (str(row[0]), int(row[1])) if row else ("none", 0)
 
-    def key(self, name: str, params: dict[str, Any]) -> str:
+    async def data_version(self) -> Version:
+        """(store id, version): which store, and how many uploads it has completed, as of a
+        moment after this call began."""
+        return await self._version.get()
+
+    async def key(self, name: str, params: dict[str, Any]) -> str:
         digest = hashlib.sha256(
             json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()[:32]
-        store_id, version = self.data_version()
-        return f"dwell:{store_id}:v{version}:{name}:{digest}"
+        store_id, version = await self.data_version()
+        return f"dwell:{store_id}:v{version}:{ANSWER_FORMAT}:{name}:{digest}"
 
-    def get_or_compute(self, name: str, params: dict[str, Any],
-                       compute: Callable[[], Any]) -> tuple[Any, bool]:
-        key = self.key(name, params)
+    async def get_or_compute(self, name: str, params: dict[str, Any],
+                             compute: Callable[[], bytes]) -> tuple[bytes, bool]:
+        """The stored answer, or `compute()` (run in a worker thread) stored for next time."""
+        key = await self.key(name, params)
         try:
-            found = self.backend.get(key)
+            found = await self.backend.get(key)
         except Exception as exc:  # a broken cache must never break an answer
             log.warning("cache read failed", extra={"backend": self.backend.name, "error": str(exc)})
             found = None
         if found is not None:
             self._on_result(name, True)
             return found, True
-        value = compute()
+        body = await run_in_threadpool(compute)
         try:
-            self.backend.set(key, value, self._ttl_s)
+            await self.backend.set(key, body, self._ttl_s)
         except Exception as exc:
             log.warning("cache write failed", extra={"backend": self.backend.name, "error": str(exc)})
         self._on_result(name, False)
-        return value, False
+        return body, False

@@ -199,7 +199,8 @@ def generate(rows: Annotated[int, typer.Option(min=1, help="Number of data rows.
 @app.command()
 def serve(host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
           port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
-          workers: Annotated[int, typer.Option(min=1, help="HTTP worker processes.")] = 1,
+          workers: Annotated[Optional[int], typer.Option(
+              min=1, help="HTTP worker processes (default: DWELL_WORKERS, else 1).")] = None,
           load_if_empty: Annotated[Optional[Path], typer.Option(
               exists=True, dir_okay=False,
               help="Load this file first when the store has no events (a first look).")] = None,
@@ -234,7 +235,7 @@ def serve(host: Annotated[str, typer.Option(help="Address to listen on.")] = "12
                   f"API docs:  http://{shown}:{port}/docs\n"
                   f"Dashboard: http://{shown}:{port}/")
         uvicorn.run("dwell.api.app:create_app", factory=True, host=host, port=port,
-                    workers=workers, log_config=None, access_log=False)
+                    workers=workers or settings.workers, log_config=None, access_log=False)
 
 
 @app.command()

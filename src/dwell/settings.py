@@ -36,6 +36,12 @@ class Settings(BaseSettings):
     run_worker: bool = Field(default=True, description="Process uploads inside `dwell serve`.")
     worker_concurrency: int = 2
     pool_size: int = 20
+    # One by default: each process runs its own upload workers (worker_concurrency ingests at
+    # a time, each up to ~1 GB), keeps its own /metrics counters (a scrape sees one process)
+    # and its own memo of the API key count. More processes help where clients are elsewhere
+    # and CPUs are free; on 2 CPUs shared with the clients, two were slower than one.
+    workers: int = Field(default=1, ge=1, description="HTTP worker processes of `dwell serve` "
+                         "(`--workers`).")
     upload_dir: Path | None = Field(default=None, description="Where uploads are spooled; "
                                     "default: data_dir/uploads.")
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
+import socket
+import time
 from pathlib import Path
 
 import httpx
@@ -10,6 +14,9 @@ import psycopg
 import pytest
 from conftest import serve_app
 
+from dwell import analytics
+from dwell.analytics.filters import Filters
+from dwell.cache import SharedRead, render_json
 from dwell.ingest.pipeline import ingest_file
 
 HEADER = "timestamp,person_id,camera_id,event_type\n"
@@ -68,3 +75,94 @@ def test_redis_stopping_mid_test_never_breaks_an_answer(clean_database_url, tmp_
         assert ready.status_code == 503
         assert ready.json()["checks"]["database"] == "ok"
         assert ready.json()["checks"]["cache"].startswith("unreachable (redis)")
+
+
+ANSWERS = [  # (path, params, the uncached computation)
+    ("/api/v1/analytics/kpis", {}, lambda c, f: analytics.kpis(c, f)),
+    ("/api/v1/analytics/report", {}, lambda c, f: analytics.report(c, f)),
+    ("/api/v1/analytics/timeseries", {"interval": "day"},
+     lambda c, f: analytics.timeseries(c, f, "day")),
+    ("/api/v1/analytics/dwell", {"group_by": "camera"},
+     lambda c, f: analytics.dwell_groups(c, f, "camera")),
+    ("/api/v1/analytics/per-camera", {}, lambda c, f: analytics.per_camera(c, f)),
+]
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "redis"])
+def test_a_hit_sends_the_bytes_of_the_miss_and_of_the_uncached_answer(clean_database_url, redis_url,
+                                                                      tmp_path, backend):
+    extra = {"REDIS_URL": redis_url} if backend == "redis" else {}
+    load(clean_database_url, tmp_path / "a.csv",
+         "2024-03-04 10:00:00,p1,c1,entry\n2024-03-04 10:20:00,p1,c1,exit\n"
+         "2024-03-04 11:00:00,p2,c2,entry\n2024-03-05 09:00:00,p1,c2,entry\n")
+    filters = Filters(tz="UTC")
+    with serve_app(clean_database_url, data_dir=tmp_path, **extra) as live, \
+            httpx.Client(base_url=live.url) as client, \
+            psycopg.connect(clean_database_url, autocommit=True) as conn:
+        for path, params, compute in ANSWERS:
+            miss, hit = client.get(path, params=params), client.get(path, params=params)
+            assert (miss.headers["X-Cache"], hit.headers["X-Cache"]) == ("miss", "hit"), path
+            assert hit.content == miss.content, path
+            assert hit.headers["content-type"] == miss.headers["content-type"] == "application/json"
+            assert hit.content == render_json(compute(conn, filters)), path
+            assert json.loads(hit.content) == compute(conn, filters)
+
+
+def test_a_completed_upload_makes_the_older_answer_unreachable_at_once(api):
+    header = "timestamp,person_id,camera_id,event_type\n"
+    with httpx.Client(base_url=api.url, timeout=60) as client:
+        before = kpis(client)
+        assert before.json()["total_events"] == 0 and kpis(client).headers["X-Cache"] == "hit"
+        accepted = client.post("/api/v1/uploads", files={"file": (
+            "a.csv", (header + "2024-03-04 10:00:00,p1,c1,entry\n").encode(), "text/csv")})
+        assert accepted.status_code == 202, accepted.text
+        deadline = time.monotonic() + 60
+        while client.get(f"/api/v1/uploads/{accepted.json()['id']}").json()["status"] != \
+                "completed":
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        after = kpis(client)  # the very next request after the upload reads as completed
+        assert after.headers["X-Cache"] == "miss" and after.json()["total_events"] == 1
+
+
+def test_a_version_read_never_predates_the_caller(clean_database_url):
+    """SharedRead: a caller arriving while a read is under way waits for the next read, so it
+    sees every commit made before it arrived; callers arriving together share one read."""
+    reads = []
+
+    async def main() -> None:
+        async with await psycopg.AsyncConnection.connect(clean_database_url,
+                                                         autocommit=True) as conn:
+            async def fetch() -> int:
+                reads.append(time.monotonic())
+                cursor = await conn.execute(
+                    "SELECT version FROM data_version, pg_sleep(0.2)")
+                return (await cursor.fetchone())[0]
+
+            shared = SharedRead(fetch)
+            first = asyncio.create_task(shared.get())
+            await asyncio.sleep(0.05)  # the first read is under way (sleeping in PostgreSQL)
+            with psycopg.connect(clean_database_url, autocommit=True) as other:
+                other.execute("UPDATE data_version SET version = version + 1")
+            later = [asyncio.create_task(shared.get()) for _ in range(5)]
+            assert await first == 0
+            assert await asyncio.gather(*later) == [1] * 5
+            assert len(reads) == 2  # the five later callers shared one read
+
+    asyncio.run(main())
+
+
+def test_an_unreachable_redis_still_answers_with_a_warning(clean_database_url, tmp_path, caplog):
+    with socket.socket() as probe:  # a port where nothing listens
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    load(clean_database_url, tmp_path / "a.csv", "2024-03-04 10:00:00,p1,c1,entry\n")
+    with serve_app(clean_database_url, data_dir=tmp_path,
+                   REDIS_URL=f"redis://127.0.0.1:{port}/0") as live, \
+            httpx.Client(base_url=live.url) as client:
+        with caplog.at_level(logging.WARNING, logger="dwell.cache"):
+            first, second = kpis(client), kpis(client)
+        assert first.headers["X-Cache"] == second.headers["X-Cache"] == "miss"
+        assert first.content == second.content and first.json()["total_events"] == 1
+        messages = [record.getMessage() for record in caplog.records]
+        assert "cache read failed" in messages and "cache write failed" in messages

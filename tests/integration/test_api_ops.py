@@ -1,5 +1,7 @@
 """Operations endpoints through real HTTP."""
 
+import logging
+
 import httpx
 
 
@@ -11,6 +13,25 @@ def test_health_ready_and_metrics_answer(api):
         assert ready.json()["checks"]["database"] == "ok"
         metrics = client.get("/metrics")
         assert "dwell_request_seconds" in metrics.text
+
+
+def test_every_request_has_an_id_a_log_line_and_a_latency_sample(api, caplog):
+    with httpx.Client(base_url=api.url) as client, caplog.at_level(logging.INFO, "dwell.api"):
+        given = client.get("/api/v1/analytics/kpis", headers={"X-Request-ID": "abc-123"})
+        made = client.get("/api/v1/analytics/kpis", params={"tz": "Nowhere/Else"})
+        unmatched = client.get("/no/such/page")
+        metrics = client.get("/metrics").text
+    assert given.headers["X-Request-ID"] == "abc-123"
+    assert len(made.headers["X-Request-ID"]) == 16 and made.status_code == 422
+    assert unmatched.status_code == 404 and unmatched.headers["X-Request-ID"]
+    lines = [r for r in caplog.records if r.getMessage() == "request"]
+    seen = {(r.request_id, r.method, r.route, r.status) for r in lines}
+    assert ("abc-123", "GET", "/api/v1/analytics/kpis", 200) in seen
+    assert (made.headers["X-Request-ID"], "GET", "/api/v1/analytics/kpis", 422) in seen
+    assert (unmatched.headers["X-Request-ID"], "GET", "unmatched", 404) in seen
+    assert all(r.ms >= 0 for r in lines)
+    assert ('dwell_request_seconds_count{method="GET",route="/api/v1/analytics/kpis",'
+            'status="422"}') in metrics
 
 
 def test_bad_filters_answer_422_naming_the_parameter(api):

@@ -13,6 +13,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from dwell import auth
 from dwell.api.bind import is_loopback
@@ -32,12 +33,20 @@ bearer = HTTPBearer(
 )
 
 
+def remembered_key_count(services: Services) -> int | None:
+    """The number of active keys if counted less than KEY_COUNT_TTL_S seconds ago."""
+    remembered = services.extras.get(_COUNT_SLOT)
+    if remembered is not None and remembered[1] > time.monotonic():
+        return remembered[0]
+    return None
+
+
 def active_key_count(services: Services) -> int:
     """The number of active keys, remembered for KEY_COUNT_TTL_S seconds."""
-    remembered = services.extras.get(_COUNT_SLOT)
+    remembered = remembered_key_count(services)
+    if remembered is not None:
+        return remembered
     now = time.monotonic()
-    if remembered is not None and remembered[1] > now:
-        return remembered[0]
     with services.pool.connection() as conn:
         count = auth.active_key_count(conn)
     services.extras[_COUNT_SLOT] = (count, now + KEY_COUNT_TTL_S)
@@ -68,11 +77,19 @@ def require(role: str) -> Callable[..., auth.KeyInfo | None]:
     if role not in auth.ROLES:
         raise ValueError(f"unknown role {role!r}; roles are {', '.join(auth.ROLES)}")
 
-    def dependency(
+    async def dependency(
         request: Request,
         services: Annotated[Services, Depends(get_services)],
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     ) -> auth.KeyInfo | None:
+        # Without a key and with the key count remembered nothing waits on the database:
+        # decide here, on the event loop; else in a worker thread.
+        if credentials is None and remembered_key_count(services) is not None:
+            return check(request, services, credentials)
+        return await run_in_threadpool(check, request, services, credentials)
+
+    def check(request: Request, services: Services,
+              credentials: HTTPAuthorizationCredentials | None) -> auth.KeyInfo | None:
         request.state.api_key = None
         if credentials is not None:
             with services.pool.connection() as conn:

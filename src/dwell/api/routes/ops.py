@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.concurrency import run_in_threadpool
 
 from dwell import metrics
 from dwell.api.deps import get_services
@@ -21,18 +22,22 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
+def database_ping(services: Services) -> None:
+    with services.pool.connection(timeout=2) as conn:
+        conn.execute("SELECT 1")
+
+
 @router.get("/readyz", summary="Database and cache reachable",
             responses={503: {"description": "A dependency does not answer."}})
-def readyz(services: Annotated[Services, Depends(get_services)]) -> JSONResponse:
+async def readyz(services: Annotated[Services, Depends(get_services)]) -> JSONResponse:
     checks: dict[str, str] = {}
     try:
-        with services.pool.connection(timeout=2) as conn:
-            conn.execute("SELECT 1")
+        await run_in_threadpool(database_ping, services)
         checks["database"] = "ok"
     except Exception as exc:  # readiness reports, it does not raise
         checks["database"] = f"unreachable: {exc}"
     try:
-        services.cache.backend.ping()
+        await services.cache.backend.ping()
         checks["cache"] = f"ok ({services.cache.backend.name})"
     except Exception as exc:
         checks["cache"] = f"unreachable ({services.cache.backend.name}): {exc}"

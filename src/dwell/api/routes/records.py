@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -11,11 +12,12 @@ from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import JSONResponse
 
 from dwell.analytics.filters import Filters
-from dwell.api.deps import get_conn, get_filters, get_services
+from dwell.api.deps import get_conn, get_filters, get_services, make_filters
 from dwell.api.errors import ERROR_RESPONSES, ApiError, ErrorBody, bad_parameter
 from dwell.api.record_models import CameraPage, EventPage, PersonTimeline, SessionPage
 from dwell.api.security import require
 from dwell.api.services import Services
+from dwell.cache import render_json
 from dwell.store import records
 
 router = APIRouter(prefix="/api/v1", tags=["records"], responses=ERROR_RESPONSES,
@@ -68,15 +70,16 @@ def sessions(conn: Conn, filters: Flt, limit: Limit = 50, cursor: Cursor = None,
 
 
 @router.get("/cameras", response_model=CameraPage, summary="Every camera and its activity")
-def cameras(services: Svc, limit: Limit = 50, cursor: Cursor = None) -> JSONResponse:
+async def cameras(services: Svc, limit: Limit = 50, cursor: Cursor = None) -> JSONResponse:
     """Every camera seen in the events, by camera_id, with its first and last event, events,
     unique visitors and sessions. Computed once per data version."""
 
-    def compute() -> list[dict[str, Any]]:
+    def compute() -> bytes:
         with services.pool.connection() as conn:
-            return records.all_cameras(conn)
+            return render_json(records.all_cameras(conn))
 
-    everything, hit = services.cache.get_or_compute("cameras", {}, compute)
+    body, hit = await services.cache.get_or_compute("cameras", {}, compute)
+    everything = json.loads(body)
     page = _paged(lambda: records.cameras_page(everything, limit=limit, cursor=cursor))
     return JSONResponse(page.as_dict(), headers={"X-Cache": "hit" if hit else "miss"})
 
@@ -101,8 +104,7 @@ def person(
 ) -> JSONResponse:
     """Summary (first and last seen, events, cameras, visits, complete sessions, total and
     average dwell) and the person's events and sessions, each a page of at most `limit`."""
-    filters = get_filters(services, start=start, end=end, camera_id=camera_id, person_id=[],
-                          tz=tz)
+    filters = make_filters(services, start, end, camera_id, [], tz)
     timeline = _paged(lambda: records.person_timeline(
         conn, person_id, filters, limit=limit, events_cursor=events_cursor,
         sessions_cursor=sessions_cursor))
