@@ -3,12 +3,12 @@
 -- its own; the two sides are stacked and regrouped rather than joined, because NULL keys
 -- would not match in a join.
 WITH ev_g AS (
-    SELECT k, sum(events)::bigint AS events, count(*) AS unique_visitors
-    FROM (SELECT {event_key} AS k, person_id COLLATE "C" AS person, count(*) AS events
-          FROM camera_events
-          WHERE {events_where}
-          GROUP BY 1, 2) AS per_person   -- hashed: no sort per group
-    GROUP BY k
+    SELECT {event_key} AS k,
+           count(*) AS events,
+           count(DISTINCT person_id COLLATE "C") AS unique_visitors
+    FROM camera_events
+    WHERE {events_where}
+    GROUP BY 1
 ),
 ses_g AS (
     SELECT {session_key} AS k,

@@ -1,22 +1,15 @@
 -- One row per time bucket (SPEC §8), from the first event's bucket to the last event's:
 -- events by the bucket of their timestamp, sessions by the bucket of their entry.
 -- Occupancy comes from occupancy_sweep.sql.
--- Distinct visitors are counted as (bucket, person) groups, hashed, rather than sorted.
-WITH ev_p AS (
+WITH ev_b AS (
     SELECT {event_key} AS k,
-           person_id COLLATE "C" AS person,
            count(*) AS events,
            count(*) FILTER (WHERE is_entry) AS entries,
-           count(*) FILTER (WHERE is_exit) AS exits
+           count(*) FILTER (WHERE is_exit) AS exits,
+           count(DISTINCT person_id COLLATE "C") AS unique_visitors
     FROM camera_events
     WHERE {events_where}
-    GROUP BY 1, 2
-),
-ev_b AS (
-    SELECT k, sum(events)::bigint AS events, sum(entries)::bigint AS entries,
-           sum(exits)::bigint AS exits, count(*) AS unique_visitors
-    FROM ev_p
-    GROUP BY k
+    GROUP BY 1
 ),
 {buckets},
 ses_b AS (
