@@ -14,6 +14,7 @@ import contextvars
 import hashlib
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
@@ -151,6 +152,8 @@ class AnalyticsCache:
         self._ttl_s = ttl_s
         self._on_result = on_result or (lambda name, hit: None)
         self._version = SharedRead(self._read_version)
+        # Computations under way, by key: requests for the same answer wait for one of them.
+        self._filling: dict[str, asyncio.Task[bytes]] = {}
 
     async def _read_version(self) -> Version:
         async with self._pool.connection() as conn:
@@ -181,10 +184,25 @@ class AnalyticsCache:
         if found is not None:
             self._on_result(name, True)
             return found, True
+        filling = self._filling.get(key)
+        if filling is None:
+            # After an upload every dashboard misses at once: the first request computes,
+            # the others with the same key wait for it instead of running the same SQL.
+            filling = asyncio.create_task(self._fill(key, compute))
+            self._filling[key] = filling
+            filling.add_done_callback(lambda _: self._filling.pop(key, None))
+        # shield: a request that goes away does not cancel the answer the others wait for
+        body = await asyncio.shield(filling)
+        self._on_result(name, False)
+        return body, False
+
+    async def _fill(self, key: str, compute: Callable[[], bytes]) -> bytes:
+        started = time.perf_counter()
         body = await run_in_threadpool(compute)
+        log.info("answer computed", extra={"cache_key": key, "bytes": len(body),
+                                           "ms": round((time.perf_counter() - started) * 1000, 2)})
         try:
             await self.backend.set(key, body, self._ttl_s)
         except Exception as exc:
             log.warning("cache write failed", extra={"backend": self.backend.name, "error": str(exc)})
-        self._on_result(name, False)
-        return body, False
+        return body

@@ -166,3 +166,30 @@ def test_an_unreachable_redis_still_answers_with_a_warning(clean_database_url, t
         assert first.content == second.content and first.json()["total_events"] == 1
         messages = [record.getMessage() for record in caplog.records]
         assert "cache read failed" in messages and "cache write failed" in messages
+
+
+def test_requests_missing_the_cache_together_share_one_computation(clean_database_url, tmp_path,
+                                                                   caplog):
+    from dwell.synth import write_csv
+
+    path = tmp_path / "events.csv"
+    write_csv(path, 30_000, seed=7)
+    with psycopg.connect(clean_database_url, autocommit=True) as conn:
+        ingest_file(conn, path)
+    clients = 8
+
+    async def together(url: str) -> list[httpx.Response]:
+        async with httpx.AsyncClient(base_url=url, timeout=60) as client:
+            return await asyncio.gather(*(client.get("/api/v1/analytics/report")
+                                          for _ in range(clients)))
+
+    with serve_app(clean_database_url, data_dir=tmp_path) as live:
+        caplog.set_level(logging.INFO, logger="dwell.cache")
+        responses = asyncio.run(together(live.url))
+    assert [r.status_code for r in responses] == [200] * clients
+    assert len({r.content for r in responses}) == 1
+    computed = [r for r in caplog.records if r.getMessage() == "answer computed"
+                and ":report:" in r.cache_key]
+    assert len(computed) == 1
+    misses = sum(r.headers["X-Cache"] == "miss" for r in responses)
+    assert misses >= 2  # several requests really were waiting while it was computed
