@@ -52,7 +52,8 @@ def _copy_statement(table: str, columns: list[str], fmt: str) -> sql.Composed:
 
 
 def _copy_binary(conn: psycopg.Connection, table: str, data: pa.Table) -> None:
-    types = [column_types(conn, table)[name] for name in data.column_names]
+    in_table = column_types(conn, table)
+    types = [in_table[name] for name in data.column_names]
     encoder = None
     with conn.cursor().copy(_copy_statement(table, data.column_names, "binary")) as copy:
         # Converted batch by batch, so the converted copy of a column is never whole.
