@@ -658,6 +658,10 @@ def test_report_says_what_the_single_questions_say(filter_dataset: Store,
     filter_dataset.visit("p5", "c2", "2024-03-06T23:30:00Z", "2024-03-07T00:30:00Z")
 
     document = analytics.report(conn, filters)
+    # the same from three connections at once, in one snapshot (as `dwell analyze` runs it)
+    dsn = conn.info.dsn
+    assert analytics.report(conn, filters,
+                            connect=lambda: psycopg.connect(dsn, autocommit=True)) == document
 
     assert document == {
         "kpis": analytics.kpis(conn, filters),
