@@ -48,6 +48,7 @@ from bench_pipeline import (
     ROOT,
     log,
     markdown_table,
+    publish,
     scratch_database,
     text_table,
 )
@@ -1131,9 +1132,7 @@ def main(argv: list[str] | None = None) -> int:
         serve(json.loads(args.serve))
         return 0
     result = benchmark(args)
-    print(render_text(result))
-    for path in save(result):
-        log(f"wrote {path.relative_to(ROOT)}")
+    publish(render_text(result), save(result))
     return 0
 
 

@@ -903,6 +903,13 @@ def save(result: dict[str, Any], markdown: str | None = None, prefix: str = "") 
     return paths
 
 
+def publish(text: str, paths: list[Path]) -> None:
+    """Print a run's table and say where its files were written."""
+    print(text)
+    for path in paths:
+        log(f"wrote {path.relative_to(ROOT)}")
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--rows", type=int, help=f"events in the big file (default {FULL_ROWS:,}, "
@@ -931,9 +938,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(outcome, default=str))
         return 0
     result = benchmark(args)
-    print(render_text(result))
-    for path in save(result):
-        log(f"wrote {path.relative_to(ROOT)}")
+    publish(render_text(result), save(result))
     return 0
 
 
