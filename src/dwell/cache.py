@@ -2,8 +2,10 @@
 table. Keys carry the data version, so a completed upload makes older answers unreachable
 (SPEC §11). A cache that fails is bypassed with a warning: answers never depend on it.
 
-The cache holds answers as the JSON bytes that were sent the first time: a hit is sent as
-stored, byte for byte the same as the miss that filled it, without decoding or encoding.
+The cache holds answers as the bytes that were sent the first time: a hit is sent as stored,
+byte for byte the same as the miss that filled it, without decoding or encoding. Large
+answers are kept gzip-compressed, so a hit sends a tenth of the bytes to the many clients
+that accept gzip (browsers, httpx, curl --compressed) and costs no compression per request.
 Lookups run on the event loop (asyncio Redis and PostgreSQL clients); only a miss computes
 in a worker thread."""
 
@@ -11,11 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import gzip
 import hashlib
 import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from psycopg_pool import AsyncConnectionPool
@@ -26,13 +30,40 @@ log = logging.getLogger(__name__)
 Version = tuple[str, int]
 # In every key: entries written as decoded JSON by earlier versions (other spacing) are never
 # read, so a hit is always the bytes a miss sends now.
-ANSWER_FORMAT = "b1"
+ANSWER_FORMAT = "b2"
+# Smaller answers fit in one packet either way; compressing them would only cost time.
+GZIP_MIN_BYTES = 1024
 
 
 def render_json(value: Any) -> bytes:
     """A document as the API sends it (the same bytes as Starlette's JSONResponse)."""
     return json.dumps(value, ensure_ascii=False, allow_nan=False, indent=None,
                       separators=(",", ":")).encode("utf-8")
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One answer as it is cached and sent: JSON bytes, gzip-compressed when large."""
+
+    data: bytes
+    gzipped: bool
+
+    @classmethod
+    def of(cls, body: bytes) -> Answer:
+        if len(body) < GZIP_MIN_BYTES:
+            return cls(body, False)
+        return cls(gzip.compress(body, compresslevel=6, mtime=0), True)
+
+    @classmethod
+    def from_stored(cls, value: bytes) -> Answer:
+        return cls(value[1:], value[:1] == b"z")
+
+    def stored(self) -> bytes:
+        return (b"z" if self.gzipped else b"j") + self.data
+
+    def json(self) -> bytes:
+        """The JSON bytes, for a client that does not accept gzip."""
+        return gzip.decompress(self.data) if self.gzipped else self.data
 
 
 class CacheBackend(Protocol):
@@ -153,7 +184,7 @@ class AnalyticsCache:
         self._on_result = on_result or (lambda name, hit: None)
         self._version = SharedRead(self._read_version)
         # Computations under way, by key: requests for the same answer wait for one of them.
-        self._filling: dict[str, asyncio.Task[bytes]] = {}
+        self._filling: dict[str, asyncio.Task[Answer]] = {}
 
     async def _read_version(self) -> Version:
         async with self._pool.connection() as conn:
@@ -173,8 +204,9 @@ class AnalyticsCache:
         return f"dwell:{store_id}:v{version}:{ANSWER_FORMAT}:{name}:{digest}"
 
     async def get_or_compute(self, name: str, params: dict[str, Any],
-                             compute: Callable[[], bytes]) -> tuple[bytes, bool]:
-        """The stored answer, or `compute()` (run in a worker thread) stored for next time."""
+                             compute: Callable[[], bytes]) -> tuple[Answer, bool]:
+        """The stored answer, or `compute()` (JSON bytes, run in a worker thread) stored for
+        next time."""
         key = await self.key(name, params)
         try:
             found = await self.backend.get(key)
@@ -183,7 +215,7 @@ class AnalyticsCache:
             found = None
         if found is not None:
             self._on_result(name, True)
-            return found, True
+            return Answer.from_stored(found), True
         filling = self._filling.get(key)
         if filling is None:
             # After an upload every dashboard misses at once: the first request computes,
@@ -192,17 +224,18 @@ class AnalyticsCache:
             self._filling[key] = filling
             filling.add_done_callback(lambda _: self._filling.pop(key, None))
         # shield: a request that goes away does not cancel the answer the others wait for
-        body = await asyncio.shield(filling)
+        answer = await asyncio.shield(filling)
         self._on_result(name, False)
-        return body, False
+        return answer, False
 
-    async def _fill(self, key: str, compute: Callable[[], bytes]) -> bytes:
+    async def _fill(self, key: str, compute: Callable[[], bytes]) -> Answer:
         started = time.perf_counter()
-        body = await run_in_threadpool(compute)
-        log.info("answer computed", extra={"cache_key": key, "bytes": len(body),
+        answer = await run_in_threadpool(lambda: Answer.of(compute()))
+        log.info("answer computed", extra={"cache_key": key, "bytes": len(answer.data),
+                                           "gzip": answer.gzipped,
                                            "ms": round((time.perf_counter() - started) * 1000, 2)})
         try:
-            await self.backend.set(key, body, self._ttl_s)
+            await self.backend.set(key, answer.stored(), self._ttl_s)
         except Exception as exc:
             log.warning("cache write failed", extra={"backend": self.backend.name, "error": str(exc)})
-        return body
+        return answer

@@ -16,7 +16,8 @@ from conftest import serve_app
 
 from dwell import analytics
 from dwell.analytics.filters import Filters
-from dwell.cache import SharedRead, render_json
+from dwell.api.deps import accepts_gzip
+from dwell.cache import GZIP_MIN_BYTES, SharedRead, render_json
 from dwell.ingest.pipeline import ingest_file
 
 HEADER = "timestamp,person_id,camera_id,event_type\n"
@@ -106,6 +107,46 @@ def test_a_hit_sends_the_bytes_of_the_miss_and_of_the_uncached_answer(clean_data
             assert hit.headers["content-type"] == miss.headers["content-type"] == "application/json"
             assert hit.content == render_json(compute(conn, filters)), path
             assert json.loads(hit.content) == compute(conn, filters)
+
+
+def test_large_answers_go_gzip_encoded_to_clients_that_take_it(clean_database_url, redis_url,
+                                                               tmp_path):
+    """A large answer is cached compressed: sent as it is to a client that accepts gzip,
+    decompressed for one that does not, and the same JSON either way, hit or miss."""
+    load(clean_database_url, tmp_path / "a.csv", "".join(
+        f"2024-03-0{day} {hour:02d}:00:00,p{hour},c1,entry\n"
+        f"2024-03-0{day} {hour:02d}:30:00,p{hour},c1,exit\n"
+        for day in (4, 5) for hour in range(24)))
+    filters = Filters(tz="UTC")
+    series = "/api/v1/analytics/timeseries?interval=hour"
+    with serve_app(clean_database_url, data_dir=tmp_path, REDIS_URL=redis_url) as live, \
+            httpx.Client(base_url=live.url) as client, \
+            psycopg.connect(clean_database_url, autocommit=True) as conn:
+        expected = render_json(analytics.timeseries(conn, filters, "hour"))
+        assert len(expected) > GZIP_MIN_BYTES
+        for cache in ("miss", "hit", "hit"):
+            gzipped = client.get(series, headers={"Accept-Encoding": "br, gzip;q=0.8"})
+            plain = client.get(series, headers={"Accept-Encoding": "identity"})
+            assert gzipped.headers["X-Cache"] == cache and plain.headers["X-Cache"] == "hit"
+            assert gzipped.headers["content-encoding"] == "gzip"
+            assert "content-encoding" not in plain.headers
+            assert gzipped.headers["vary"] == plain.headers["vary"] == "Accept-Encoding"
+            assert gzipped.content == plain.content == expected  # httpx decodes gzip
+            assert int(gzipped.headers["content-length"]) < len(expected) / 4
+        small = client.get("/api/v1/analytics/kpis", headers={"Accept-Encoding": "gzip"})
+        assert len(small.content) < GZIP_MIN_BYTES and "content-encoding" not in small.headers
+
+
+@pytest.mark.parametrize(("header", "takes_gzip"), [
+    ("gzip", True), ("gzip, deflate, br", True), ("deflate,GZIP;q=0.5", True), ("*", True),
+    ("gzip;q=0", False), ("gzip; q=0.0", False), ("identity", False), ("", False),
+    ("gzipped", False), ("gzip;q=oops", False),
+])
+def test_accept_encoding_is_read_with_its_quality_values(header, takes_gzip):
+    from starlette.requests import Request
+
+    scope = {"type": "http", "headers": [(b"accept-encoding", header.encode())]}
+    assert asyncio.run(accepts_gzip(Request(scope))) is takes_gzip
 
 
 def test_a_completed_upload_makes_the_older_answer_unreachable_at_once(api):

@@ -22,6 +22,19 @@ async def get_services(request: Request) -> Services:
     return request.app.state.services
 
 
+async def accepts_gzip(request: Request) -> bool:
+    """Whether the client takes a gzip-encoded body (Accept-Encoding, RFC 9110 §12.5.3)."""
+    for part in request.headers.get("accept-encoding", "").lower().split(","):
+        coding, _, params = part.partition(";")
+        if coding.strip() in ("gzip", "*"):
+            quality = params.strip().removeprefix("q=").strip()
+            try:
+                return not quality or float(quality) > 0
+            except ValueError:
+                return False
+    return False
+
+
 def get_conn(services: Annotated[Services, Depends(get_services)]) -> Iterator[psycopg.Connection]:
     with services.pool.connection() as conn:
         yield conn

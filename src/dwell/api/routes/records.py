@@ -78,8 +78,8 @@ async def cameras(services: Svc, limit: Limit = 50, cursor: Cursor = None) -> JS
         with services.pool.connection() as conn:
             return render_json(records.all_cameras(conn))
 
-    body, hit = await services.cache.get_or_compute("cameras", {}, compute)
-    everything = json.loads(body)
+    cached, hit = await services.cache.get_or_compute("cameras", {}, compute)
+    everything = json.loads(cached.json())
     page = _paged(lambda: records.cameras_page(everything, limit=limit, cursor=cursor))
     return JSONResponse(page.as_dict(), headers={"X-Cache": "hit" if hit else "miss"})
 
