@@ -17,7 +17,8 @@ from dwell.store.migrations import migrate
 from dwell.store.server import postgres_server, scratch_database
 
 DATA_TABLES = (
-    "camera_events, person_sessions, rejected_rows, attributes, analytics_cache, uploads, api_keys"
+    "camera_events, person_sessions, rejected_rows, attributes, attribute_sets, analytics_cache,"
+    " uploads, api_keys"
 )
 
 

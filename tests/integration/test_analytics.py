@@ -58,10 +58,10 @@ class Store:
         moment = at(ts) if isinstance(ts, str) else ts
         self.conn.execute(
             "INSERT INTO camera_events (id, upload_id, line, ts, person_id, camera_id, event_type,"
-            " raw_event_type, session_id, dwell_duration, attributes)"
+            " raw_event_type, session_id, dwell_duration, attribute_set)"
             " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
             (event_id, self.upload_id, self.lines, moment, person, camera, kind, kind, session_id,
-             dwell_s, json.dumps(attributes if attributes is not None else {})),
+             dwell_s, self.attribute_set(attributes)),
         )
         for name in attributes or {}:
             if name not in self.attributes_seen:
@@ -69,6 +69,15 @@ class Store:
                 self.conn.execute("INSERT INTO attributes (name, first_upload_id) VALUES (%s, %s)"
                                   " ON CONFLICT DO NOTHING", (name, self.upload_id))
         return event_id
+
+    def attribute_set(self, attributes: dict[str, Any] | None) -> int:
+        """The id of this combination in `attribute_sets`, added when new."""
+        return self.conn.execute(
+            "WITH added AS (INSERT INTO attribute_sets (attributes) VALUES (%s::jsonb)"
+            " ON CONFLICT (attributes) DO NOTHING RETURNING attribute_set)"
+            " SELECT attribute_set FROM added UNION ALL"
+            " SELECT attribute_set FROM attribute_sets WHERE attributes = %s::jsonb",
+            (json.dumps(attributes or {}),) * 2).fetchone()[0]
 
     def visit(self, person: str, camera: str, entry: str | datetime,
               exit: str | datetime | None = None, *, status: str | None = None,
@@ -88,10 +97,10 @@ class Store:
                                  dwell_s=dwell_s, attributes=attributes)
         self.conn.execute(
             "INSERT INTO person_sessions (id, person_id, camera_id, entry_ts, exit_ts, status,"
-            " dwell_s, entry_event_id, exit_event_id, attributes)"
+            " dwell_s, entry_event_id, exit_event_id, attribute_set)"
             " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
             (session_id, person, camera, entry_ts, exit_ts, status, dwell_s, entry_id, exit_id,
-             json.dumps(attributes if attributes is not None else {})),
+             self.attribute_set(attributes)),
         )
         return session_id
 
@@ -513,8 +522,9 @@ def test_a_session_takes_its_attribute_from_its_entry_event(store: Store) -> Non
     session_id = store.visit("p1", "c1", "2024-03-05T10:00:00Z", "2024-03-05T10:01:00Z",
                              attributes={"zone": "north"})
     # the exit event says otherwise; the session keeps the entry's value
-    store.conn.execute("UPDATE camera_events SET attributes = '{\"zone\": \"south\"}'"
-                       " WHERE session_id = %s AND event_type = 'exit'", (session_id,))
+    store.conn.execute("UPDATE camera_events SET attribute_set = %s"
+                       " WHERE session_id = %s AND event_type = 'exit'",
+                       (store.attribute_set({"zone": "south"}), session_id))
 
     groups = analytics.dwell_groups(store.conn, Filters(), "attribute:zone")
 

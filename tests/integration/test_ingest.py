@@ -137,7 +137,8 @@ def test_delimiter_encoding_and_header_aliases_are_detected(conn, tmp_path, payl
     assert result.quality.detected["delimiter"] == delimiter
     assert result.quality.detected["encoding"] == encoding
     assert result.quality.valid_rows == 1 and result.events_stored == 1
-    row = conn.execute("SELECT person_id, camera_id, event_type, attributes FROM camera_events").fetchone()
+    row = conn.execute("SELECT person_id, camera_id, event_type, attributes FROM camera_events"
+                       " LEFT JOIN attribute_sets USING (attribute_set)").fetchone()
     assert row[1:3] == ("c1", "entry")
     if encoding == "latin-1":
         assert row[3] == {"Zone": "Café"}

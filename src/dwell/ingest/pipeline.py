@@ -51,13 +51,13 @@ UTC_MS = pa.timestamp("ms", tz="UTC")
 STORED_EVENTS = pa.schema([
     ("id", pa.int64()), ("person_id", pa.string()), ("camera_id", pa.string()),
     ("ts_ms", pa.int64()), ("event_type", pa.string()), ("session_id", pa.int64()),
-    ("dwell_duration", pa.float64()), ("attributes", pa.string()),
+    ("dwell_duration", pa.float64()), ("attribute_set", pa.int32()),
 ])
 # The stored events an upload re-pairs: per touched key, those after its cut (all of them
 # when it has none). Re-pairing starts from a closed key there, as the stored pairing did.
 STORED_EVENTS_SQL = """
     SELECT e.id, e.person_id, e.camera_id, (extract(epoch FROM e.ts) * 1000)::bigint,
-           e.event_type, e.session_id, e.dwell_duration, e.attributes::text
+           e.event_type, e.session_id, e.dwell_duration, e.attribute_set
     FROM camera_events e JOIN touched_keys t USING (person_id, camera_id)
     WHERE t.cut_ts IS NULL OR e.ts > t.cut_ts
     ORDER BY e.id
@@ -145,10 +145,10 @@ def ingest_file(conn: psycopg.Connection, path: Path, options: IngestOptions = I
             future_tolerance_ms=int(options.future_tolerance_s * 1000),
         )
         quality = _quality(name, raw, checks)
-        events = _events(raw, checks)
+        events, attribute_sets = _events(raw, checks)
         report_progress(Progress("pairing", 0.7, raw.table.num_rows))
-        stored, sessions = _store(conn, upload_id, raw, checks, events, quality, options,
-                                  report_progress)
+        stored, sessions = _store(conn, upload_id, raw, checks, events, attribute_sets,
+                                  quality, options, report_progress)
     except UploadRejected as exc:
         uploads.mark_failed(conn, upload_id, exc.as_dict())
         raise
@@ -252,11 +252,13 @@ def iso_utc_ms(ms: int) -> str:
     return f"{text}.{ms % 1000:03d}Z" if ms % 1000 else f"{text}Z"
 
 
-def _events(raw: RawRows, checks: RowChecks) -> pa.Table:
-    """The accepted rows as an event table in line order (not yet de-duplicated)."""
+def _events(raw: RawRows, checks: RowChecks) -> tuple[pa.Table, list[str]]:
+    """The accepted rows as an event table in line order (not yet de-duplicated), and the
+    distinct attribute combinations as JSON texts, which its `attribute_code` indexes."""
     ok = checks.ok
     mask = pa.array(ok)
     table = raw.table if ok.all() else raw.table.filter(mask)  # no copy for a clean file
+    codes, sets = attribute_sets(table, list(raw.layout.attributes))
     return pa.table({
         "line": pa.array(raw.lines[ok].astype(np.int32)),
         "ts_ms": pa.array(checks.ts_ms[ok]),
@@ -264,26 +266,35 @@ def _events(raw: RawRows, checks: RowChecks) -> pa.Table:
         "camera_id": table.column("camera_id"),
         "kind": pa.array(checks.kind[ok]),
         "raw_event_type": table.column("event_type"),
-        "attributes": attributes_json(table, list(raw.layout.attributes)),
-    })
+        "attribute_code": pa.array(codes),
+    }), sets
 
 
-def attributes_json(table: pa.Table, names: list[str]) -> pa.Array:
-    """Each row's attribute columns as a JSON object text (missing values as null), in C.
+def attribute_sets(table: pa.Table, names: list[str]) -> tuple[np.ndarray, list[str]]:
+    """Each row's combination of attribute values, as an index (int32, -1 with no attribute
+    columns) into the distinct combinations, each a JSON object text (missing values null).
 
-    Values are escaped once per distinct value (attribute columns repeat a few values such
-    as age groups), then spread to the rows.
+    Rows are only coded with integers; the JSON is written once per distinct combination.
     """
     if not names or table.num_rows == 0:
-        return pa.nulls(table.num_rows, pa.string())
-    parts = []
-    for i, name in enumerate(names):
+        return np.full(table.num_rows, -1, dtype=np.int32), []
+    combined = np.zeros(table.num_rows, dtype=np.int64)
+    columns = []
+    for name in names:
         encoded = pc.dictionary_encode(table.column(name).combine_chunks())
-        parts.append(pc.binary_join_element_wise(
-            ("{" if i == 0 else ",") + _json_string(name) + ":",
-            _json_values(encoded.dictionary).take(encoded.indices), ""))
-    parts.append(pa.array(["}"] * table.num_rows))
-    return pc.binary_join_element_wise(*parts, "")
+        columns.append((encoded.dictionary, encoded.indices))
+        size = len(encoded.dictionary)
+        if (int(combined.max()) + 1) * size >= 2**62:  # renumber densely before overflow
+            combined = np.unique(combined, return_inverse=True)[1].reshape(-1).astype(np.int64)
+        combined = combined * size + encoded.indices.to_numpy()
+    _, first, codes = np.unique(combined, return_index=True, return_inverse=True)
+    rows = pa.array(first)
+    parts = [pc.binary_join_element_wise(
+        ("{" if i == 0 else ",") + _json_string(name) + ":",
+        _json_values(dictionary).take(indices.take(rows)), "")
+        for i, (name, (dictionary, indices)) in enumerate(zip(names, columns))]
+    texts = pc.binary_join_element_wise(*parts, pa.array(["}"] * len(first)), "")
+    return codes.astype(np.int32).reshape(-1), texts.to_pylist()
 
 
 def _json_values(values: pa.Array) -> pa.Array:
@@ -302,12 +313,13 @@ def _json_string(text: str) -> str:
 
 
 def _store(conn: psycopg.Connection, upload_id: int, raw: RawRows, checks: RowChecks,
-           events: pa.Table, quality: QualityReport, options: IngestOptions,
-           report_progress: ProgressCallback) -> tuple[int, int]:
+           events: pa.Table, attribute_texts: list[str], quality: QualityReport,
+           options: IngestOptions, report_progress: ProgressCallback) -> tuple[int, int]:
     """The write phase, in one transaction under the ingest lock."""
     rows = raw.table.num_rows
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (INGEST_LOCK,))
+        events = _with_attribute_sets(conn, events, attribute_texts)
         store_empty = conn.execute("SELECT NOT EXISTS (SELECT 1 FROM camera_events)").fetchone()[0]
         if not store_empty:
             _touch_keys(conn, events)
@@ -367,6 +379,27 @@ def _store(conn: psycopg.Connection, upload_id: int, raw: RawRows, checks: RowCh
     return len(new_index), len(pairing.status)
 
 
+def _with_attribute_sets(conn: psycopg.Connection, events: pa.Table,
+                         texts: list[str]) -> pa.Table:
+    """`events` with `attribute_set`: the store's id of each row's combination, added to
+    `attribute_sets` when new (NULL for a file without attribute columns)."""
+    codes = events.column("attribute_code").to_numpy()
+    if not texts:
+        column = pa.nulls(len(codes), pa.int32())
+    else:
+        conn.execute("INSERT INTO attribute_sets (attributes)"
+                     " SELECT x::jsonb FROM unnest(%s::text[]) x"
+                     " ON CONFLICT (attributes) DO NOTHING", (texts,))
+        found = conn.execute(
+            "SELECT t.i, s.attribute_set FROM unnest(%s::text[]) WITH ORDINALITY t(x, i)"
+            " JOIN attribute_sets s ON s.attributes = t.x::jsonb", (texts,)).fetchall()
+        ids = np.zeros(len(texts), dtype=np.int32)
+        for position, attribute_set in found:
+            ids[position - 1] = attribute_set
+        column = pa.array(ids[codes])
+    return events.drop_columns(["attribute_code"]).append_column("attribute_set", column)
+
+
 def _touch_keys(conn: psycopg.Connection, events: pa.Table) -> None:
     """The upload's (person, camera) keys with their first instant and cut (CUT_SQL), as
     the temporary table `touched_keys`."""
@@ -398,7 +431,7 @@ def _event_table(events: pa.Table, upload_id: int, ids: np.ndarray, ts_ms: np.nd
         "raw_event_type": events.column("raw_event_type"),
         "session_id": pa.array(session_id, mask=session_id < 0),
         "dwell_duration": pa.array(dwell_s, mask=np.isnan(dwell_s)),
-        "attributes": events.column("attributes"),
+        "attribute_set": events.column("attribute_set"),
     })
 
 
@@ -412,7 +445,7 @@ class _Merged:
     order: np.ndarray
     person: pa.ChunkedArray
     camera: pa.ChunkedArray
-    attributes: pa.ChunkedArray
+    attribute_set: pa.ChunkedArray
 
 
 def _merge(stored: pa.Table, events: pa.Table) -> _Merged:
@@ -434,7 +467,9 @@ def _merge(stored: pa.Table, events: pa.Table) -> _Merged:
         order=np.arange(n, dtype=np.int64),
         person=person,
         camera=camera,
-        attributes=_concat(stored.column("attributes"), events.column("attributes")),
+        attribute_set=pa.chunked_array(
+            [*stored.column("attribute_set").chunks, *events.column("attribute_set").chunks],
+            type=pa.int32()),
     )
 
 
@@ -540,7 +575,7 @@ def _session_table(pairing: Pairing, session_ids: np.ndarray, kept: np.ndarray,
         "dwell_s": pa.array(pairing.dwell_ms / 1000.0, mask=~complete),
         "entry_event_id": pa.array(event_ids[opener]),
         "exit_event_id": pa.array(event_ids[closer], mask=~has_exit),
-        "attributes": merged.attributes.take(pa.array(opener)),
+        "attribute_set": merged.attribute_set.take(pa.array(opener)),
     })
 
 

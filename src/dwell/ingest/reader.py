@@ -233,32 +233,40 @@ def read_rows(path: Path, layout: FileLayout, *, block_bytes: int = 16 * 1024**2
                 quoted_strings_can_be_null=False,
             ),
         )
-        batches = list(reader)
-    table = pa.Table.from_batches(batches, schema=reader.schema) if batches else pa.table(
-        {name: pa.array([], pa.string()) for name in names}
-    )
-    return _assemble(layout, table, invalid)
+        kept = {**layout.columns, **layout.attributes}   # name -> position in the file
+        names_kept, positions = list(kept), list(kept.values())
+        batches, line_breaks = [], []
+        for batch in reader:
+            # Trimmed batch by batch, so the untrimmed text is never held whole.
+            breaks = np.zeros(batch.num_rows, dtype=np.int64)
+            for column in batch.columns:
+                breaks += pc.count_substring(column, "\n").to_numpy(zero_copy_only=False)
+            line_breaks.append(breaks)
+            batches.append(pa.record_batch(
+                [pc.utf8_trim_whitespace(batch.column(i)) for i in positions], names=names_kept))
+    schema = pa.schema([(name, pa.string()) for name in names_kept])
+    table = pa.Table.from_batches(batches, schema=schema)
+    breaks = np.concatenate(line_breaks) if line_breaks else np.zeros(0, dtype=np.int64)
+    # The parser's block buffers and the untrimmed batches are free now: hand their pages
+    # back, so the pairing that follows does not stack on top of them.
+    pa.default_memory_pool().release_unused()
+    return _assemble(layout, table, breaks, invalid)
 
 
-def _assemble(layout: FileLayout, table: pa.Table, invalid: list[tuple[int, str, int]]) -> RawRows:
-    """Name and trim the columns, drop blank lines, and give every row its physical line."""
-    records = _record_numbers(table.num_rows, [number for number, _, _ in invalid])
+def _assemble(layout: FileLayout, trimmed: pa.Table, row_breaks: np.ndarray,
+              invalid: list[tuple[int, str, int]]) -> RawRows:
+    """Drop blank lines and give every row its physical line. `row_breaks` counts the line
+    breaks inside each row's quoted values."""
+    records = _record_numbers(trimmed.num_rows, [number for number, _, _ in invalid])
     # Physical line = record number + line breaks inside quoted values of earlier records.
-    breaks = np.zeros(table.num_rows + len(invalid) + 2, dtype=np.int64)
-    if table.num_rows:
-        per_row = np.zeros(table.num_rows, dtype=np.int64)
-        for column in table.columns:
-            per_row += pc.count_substring(column, "\n").to_numpy(zero_copy_only=False)
-        breaks[records] = per_row
+    breaks = np.zeros(trimmed.num_rows + len(invalid) + 2, dtype=np.int64)
+    if trimmed.num_rows:
+        breaks[records] = row_breaks
     for number, text, _ in invalid:
         breaks[number] = text.count("\n")
     shift = np.concatenate(([0], np.cumsum(breaks)[:-1]))
 
-    columns: dict[str, pa.ChunkedArray] = {}
-    for name, position in [*layout.columns.items(), *layout.attributes.items()]:
-        columns[name] = pc.utf8_trim_whitespace(table.column(position))
-    trimmed = pa.table(columns)
-    nonblank = np.zeros(table.num_rows, dtype=bool)
+    nonblank = np.zeros(trimmed.num_rows, dtype=bool)
     for column in trimmed.columns:
         nonblank |= pc.not_equal(column, "").to_numpy(zero_copy_only=False)
     malformed = []

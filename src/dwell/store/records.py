@@ -35,7 +35,7 @@ SESSION_STATUSES = ("complete", "missing_exit", "open")
 
 ALL_SESSIONS_SQL = """
     SELECT id AS session_id, person_id, camera_id, entry_ts, exit_ts, status, dwell_s, attributes
-    FROM person_sessions
+    FROM person_sessions LEFT JOIN attribute_sets USING (attribute_set)
     WHERE {where}
     ORDER BY person_id, camera_id, entry_ts, id
 """
@@ -43,7 +43,7 @@ ALL_SESSIONS_SQL = """
 EVENTS_SQL = """
     SELECT id, ts, person_id, camera_id, event_type, raw_event_type, session_id,
            dwell_duration, upload_id, line, attributes
-    FROM camera_events
+    FROM camera_events LEFT JOIN attribute_sets USING (attribute_set)
     WHERE {where}
     ORDER BY ts, id
     LIMIT %(limit)s
@@ -51,7 +51,7 @@ EVENTS_SQL = """
 
 SESSIONS_SQL = """
     SELECT id, person_id, camera_id, entry_ts, exit_ts, status, dwell_s, attributes
-    FROM person_sessions
+    FROM person_sessions LEFT JOIN attribute_sets USING (attribute_set)
     WHERE {where}
     ORDER BY entry_ts, id
     LIMIT %(limit)s

@@ -1,12 +1,13 @@
 -- Statistics per group (SPEC §10): events and visitors from the events, sessions and dwell
 -- from the sessions (a session's attribute is its entry event's). A NULL key is a group of
 -- its own; the two sides are stacked and regrouped rather than joined, because NULL keys
--- would not match in a join.
+-- would not match in a join. The attribute sets join only when an attribute is the key
+-- (PostgreSQL drops an unused left join to a unique key).
 WITH ev_g AS (
     SELECT {event_key} AS k,
            count(*) AS events,
            count(DISTINCT person_id COLLATE "C") AS unique_visitors
-    FROM camera_events
+    FROM camera_events LEFT JOIN attribute_sets USING (attribute_set)
     WHERE {events_where}
     GROUP BY 1
 ),
@@ -14,7 +15,7 @@ ses_g AS (
     SELECT {session_key} AS k,
            count(*) AS sessions,
            {dwell_stats}
-    FROM person_sessions
+    FROM person_sessions LEFT JOIN attribute_sets USING (attribute_set)
     WHERE {sessions_where}
     GROUP BY 1
 ),
