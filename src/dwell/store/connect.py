@@ -16,6 +16,11 @@ EMBEDDED_DATABASE = "dwell"
 # A throw-away database lives for one command: its bulk tables skip the write-ahead log, and
 # commits do not wait for a flush. A crash loses nothing anyone could still read.
 THROWAWAY_UNLOGGED = ("camera_events", "person_sessions", "rejected_rows")
+# It also serves one user: the report's hash aggregates may take four times work_mem (twice
+# is PostgreSQL's default), so the per-person groups of a large file stay in one hash table
+# instead of a sort or a spill to disk. A shared store keeps the default, for its many
+# concurrent requests.
+THROWAWAY_SETTINGS = {"synchronous_commit": "off", "hash_mem_multiplier": "4"}
 
 
 @contextmanager
@@ -39,6 +44,8 @@ def throwaway_store(settings: Settings) -> Iterator[str]:
                 migrate(conn)
                 for table in THROWAWAY_UNLOGGED:
                     conn.execute(sql.SQL("ALTER TABLE {} SET UNLOGGED").format(sql.Identifier(table)))
-                conn.execute(sql.SQL("ALTER DATABASE {} SET synchronous_commit = off").format(
-                    sql.Identifier(conn.info.dbname)))
+                for name, value in THROWAWAY_SETTINGS.items():
+                    conn.execute(sql.SQL("ALTER DATABASE {} SET {} = {}").format(
+                        sql.Identifier(conn.info.dbname), sql.Identifier(name),
+                        sql.Literal(value)))
             yield conninfo
