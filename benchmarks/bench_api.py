@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextvars
+import gzip
 import inspect
 import json
 import math
@@ -37,6 +38,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode, urlsplit
 
 import psycopg
 
@@ -469,24 +471,74 @@ def percentile(values: list[float], q: float) -> float | None:
     return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
 
 
+@dataclass
+class RawResponse:
+    status_code: int
+    headers: dict[str, str]     # lower-case names
+    content: bytes              # decoded when gzip-encoded
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", "replace")
+
+
+class LeanClient:
+    """A minimal HTTP/1.1 keep-alive client: one connection, one request at a time, bodies
+    with Content-Length only (what the API sends). It costs a fraction of httpx per request,
+    so that on a small machine, where the clients share the CPUs with the server, the
+    latencies measure the server more than the load generator. It takes gzip, as browsers
+    do, and decompresses the body, as they must."""
+
+    def __init__(self, base_url: str) -> None:
+        parts = urlsplit(str(base_url))
+        self._host, self._port = parts.hostname or "127.0.0.1", parts.port or 80
+        self._streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+
+    async def get(self, path: str, params: Any = None,
+                  headers: dict[str, str] | None = None) -> RawResponse:
+        if self._streams is None:
+            self._streams = await asyncio.open_connection(self._host, self._port)
+        reader, writer = self._streams
+        target = f"{path}?{urlencode(list(dict(params).items()), doseq=True)}" if params else path
+        lines = [f"GET {target} HTTP/1.1", f"Host: {self._host}:{self._port}",
+                 "Accept-Encoding: gzip", *(f"{k}: {v}" for k, v in (headers or {}).items())]
+        writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+        head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
+        status = int(head[0].split(" ", 2)[1])
+        fields: dict[str, str] = {}
+        for line in head[1:]:
+            if line:
+                name, _, value = line.partition(":")
+                fields[name.strip().lower()] = value.strip()
+        if "content-length" not in fields:
+            raise RuntimeError(f"{path}: a response without Content-Length ({fields})")
+        body = await reader.readexactly(int(fields["content-length"]))
+        if fields.get("content-encoding") == "gzip":
+            body = gzip.decompress(body)
+        return RawResponse(status, fields, body)
+
+    async def aclose(self) -> None:
+        if self._streams is not None:
+            self._streams[1].close()
+            self._streams = None
+
+
 async def run_batch(client: Any, endpoint: Endpoint, requests: list[dict[str, Any]],
                     tag: str, concurrency: int, budget_s: float, *,
                     shared_client: bool = False) -> dict[str, Any]:
     """The requests by `concurrency` clients until they are done or the budget is spent
-    (requests under way then finish and count). Each client has one keep-alive connection
-    of its own, opened before the clock starts; with `shared_client` they all share
-    `client`'s pool instead (which queues requests unfairly: a slow tail of its own)."""
-    import httpx
-
+    (requests under way then finish and count). Each client is a LeanClient with one
+    keep-alive connection of its own, opened before the clock starts; with `shared_client`
+    they all share `client`'s httpx pool instead (which queues requests unfairly: a slow
+    tail of its own, besides httpx's cost per request)."""
     results: list[dict[str, Any]] = []
     queue = iter(enumerate(requests))
     async with AsyncExitStack() as stack:
         clients = [client] * concurrency
         if not shared_client:
-            clients = [await stack.enter_async_context(httpx.AsyncClient(
-                base_url=client.base_url, timeout=client.timeout,
-                limits=httpx.Limits(max_connections=1, max_keepalive_connections=1)))
-                for _ in range(concurrency)]
+            clients = [LeanClient(client.base_url) for _ in range(concurrency)]
+            for own in clients:
+                stack.push_async_callback(own.aclose)
             await asyncio.gather(*(own.get("/healthz") for own in clients))
         started = time.perf_counter()
         await asyncio.gather(*(_client_loop(own, endpoint, queue, tag, started, budget_s, results)
@@ -992,7 +1044,8 @@ def setup_lines(result: dict[str, Any]) -> list[str]:
                  " (as `dwell serve` runs with the same settings; `--workers`)")
     b = result["budgets"]
     clients = ("sharing one httpx.AsyncClient pool" if result.get("shared_client")
-               else "each its own httpx.AsyncClient and connection")
+               else "each a minimal asyncio HTTP/1.1 client (LeanClient) with its own "
+                    "connection, taking gzip")
     lines.append(
         f"load: {result['concurrency']} concurrent HTTP/1.1 keep-alive clients ({clients}); "
         f"per endpoint uncached at most {b['uncached_requests']} requests or "
