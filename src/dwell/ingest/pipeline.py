@@ -68,14 +68,21 @@ STORED_EVENTS_SQL = """
 # upload's first one are processed as before; so nothing up to the cut can change, and the
 # sessions that entered up to it stay as stored. Without this an upload re-read every stored
 # event of each returning person, and got slower as the store grew.
+# A key's sessions do not overlap, so among its complete ones a later entry means a later
+# exit: the key index, read backwards from the first new event, finds the cut at the first
+# session that qualifies, without looking at the key's older sessions. (Any qualifying exit
+# is a correct cut; the latest re-pairs the least.)
 CUT_SQL = """
     UPDATE touched_keys t SET cut_ts = (
-        SELECT max(s.exit_ts) FROM person_sessions s
+        SELECT s.exit_ts FROM person_sessions s
         WHERE s.person_id = t.person_id AND s.camera_id = t.camera_id
+          AND s.entry_ts < t.first_ts
           AND s.status = 'complete' AND s.exit_ts < t.first_ts
           AND NOT EXISTS (SELECT 1 FROM camera_events e
                           WHERE e.person_id = s.person_id AND e.camera_id = s.camera_id
-                            AND e.ts = s.exit_ts AND e.event_type = 'entry'))
+                            AND e.ts = s.exit_ts AND e.event_type = 'entry')
+        ORDER BY s.entry_ts DESC
+        LIMIT 1)
 """
 
 
