@@ -140,7 +140,8 @@ def test_large_answers_go_gzip_encoded_to_clients_that_take_it(clean_database_ur
 @pytest.mark.parametrize(("header", "takes_gzip"), [
     ("gzip", True), ("gzip, deflate, br", True), ("deflate,GZIP;q=0.5", True), ("*", True),
     ("gzip;q=0", False), ("gzip; q=0.0", False), ("identity", False), ("", False),
-    ("gzipped", False), ("gzip;q=oops", False),
+    ("gzipped", False), ("gzip;q=oops", False), ("*;q=0, gzip", True), ("gzip;q=0, *", False),
+    ("identity, *;q=0.1", True),
 ])
 def test_accept_encoding_is_read_with_its_quality_values(header, takes_gzip):
     from starlette.requests import Request

@@ -23,16 +23,17 @@ async def get_services(request: Request) -> Services:
 
 
 async def accepts_gzip(request: Request) -> bool:
-    """Whether the client takes a gzip-encoded body (Accept-Encoding, RFC 9110 §12.5.3)."""
+    """Whether the client takes a gzip-encoded body (Accept-Encoding, RFC 9110 §12.5.3): an
+    explicit `gzip` decides by its q-value, else `*` does; q=0 (or a bad q) refuses."""
+    qualities: dict[str, bool] = {}
     for part in request.headers.get("accept-encoding", "").lower().split(","):
         coding, _, params = part.partition(";")
-        if coding.strip() in ("gzip", "*"):
-            quality = params.strip().removeprefix("q=").strip()
-            try:
-                return not quality or float(quality) > 0
-            except ValueError:
-                return False
-    return False
+        quality = params.strip().removeprefix("q=").strip()
+        try:
+            qualities[coding.strip()] = not quality or float(quality) > 0
+        except ValueError:
+            qualities[coding.strip()] = False
+    return qualities.get("gzip", qualities.get("*", False))
 
 
 def get_conn(services: Annotated[Services, Depends(get_services)]) -> Iterator[psycopg.Connection]:

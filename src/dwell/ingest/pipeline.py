@@ -400,8 +400,10 @@ def _with_attribute_sets(conn: psycopg.Connection, events: pa.Table,
         found = conn.execute(
             "SELECT t.i, s.attribute_set FROM unnest(%s::text[]) WITH ORDINALITY t(x, i)"
             " JOIN attribute_sets s ON s.attributes = t.x::jsonb", (texts,)).fetchall()
+        if len(found) != len(texts):  # every text was just inserted or already there
+            raise RuntimeError(f"{len(texts) - len(found)} attribute sets were not stored")
         ids = np.zeros(len(texts), dtype=np.int32)
-        for position, attribute_set in found:
+        for position, attribute_set in found:  # one per distinct combination, not per row
             ids[position - 1] = attribute_set
         column = pa.array(ids[codes])
     return events.drop_columns(["attribute_code"]).append_column("attribute_set", column)
