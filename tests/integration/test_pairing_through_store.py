@@ -12,12 +12,16 @@ from hypothesis import strategies as st
 from reference import E, O, X, reference
 
 from dwell.ingest.pipeline import IngestOptions, ingest_file
+from dwell.ingest.spill import Partitioning
 
 BASE = datetime(2024, 3, 4, 9, 0, tzinfo=timezone.utc)
 KIND_WORD = {E: "entry", X: "exit", O: "pass_by"}
-PERSONS, CAMERAS = ("p1", "p2"), ("c1", "c2")
+PERSONS, CAMERAS = ("p1", "p2", "p3"), ("c1", "c2")
 TABLES = "camera_events, person_sessions, rejected_rows, attributes, uploads"
 
+# Whole files, and files spilled to disk and processed in parts of a few rows each
+PARTITIONINGS = st.sampled_from([Partitioning(),
+                                 Partitioning(spill_above_bytes=0, part_rows=4, buckets=4)])
 event = st.tuples(st.sampled_from(PERSONS), st.sampled_from(CAMERAS), st.integers(0, 30),
                   st.sampled_from([E, E, X, X, O]))
 
@@ -60,9 +64,10 @@ def expected_sessions(rows: list[tuple], window_s: int, max_session_s: int) -> l
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(rows=st.lists(event, min_size=1, max_size=30), split=st.randoms(use_true_random=False),
        b_first=st.booleans(), window_s=st.sampled_from([0, 3]),
-       max_session_s=st.sampled_from([86400, 10]))
+       max_session_s=st.sampled_from([86400, 10]), partitioning=PARTITIONINGS)
 def test_random_streams_split_into_files_pair_like_the_reference(
-        clean_database_url, tmp_path, rows, split, b_first, window_s, max_session_s):
+        clean_database_url, tmp_path, rows, split, b_first, window_s, max_session_s,
+        partitioning):
     with psycopg.connect(clean_database_url, autocommit=True) as conn:
         conn.execute(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE")
         in_a = [split.random() < 0.5 for _ in rows]
@@ -70,7 +75,7 @@ def test_random_streams_split_into_files_pair_like_the_reference(
         file_b = write_csv(tmp_path / "b.csv", [r for r, a in zip(rows, in_a) if not a] or rows[:1])
         options = IngestOptions(duplicate_window_s=window_s, max_session_s=max_session_s)
         for path in ([file_b, file_a] if b_first else [file_a, file_b]):
-            ingest_file(conn, path, options)
+            ingest_file(conn, path, options, partitioning=partitioning)
         assert stored_sessions(conn) == expected_sessions(rows, window_s, max_session_s)
         orphans = conn.execute(
             "SELECT count(*) FROM camera_events WHERE is_exit AND session_id IS NULL").fetchone()[0]
@@ -90,9 +95,9 @@ def _orphans(rows, window_s, max_session_s):
 @given(rows=st.lists(event, min_size=1, max_size=40),
        cuts=st.lists(st.integers(0, 31), min_size=1, max_size=3),
        order=st.randoms(use_true_random=False), window_s=st.sampled_from([0, 3]),
-       max_session_s=st.sampled_from([86400, 10]))
+       max_session_s=st.sampled_from([86400, 10]), partitioning=PARTITIONINGS)
 def test_files_covering_successive_periods_pair_like_the_reference(
-        clean_database_url, tmp_path, rows, cuts, order, window_s, max_session_s):
+        clean_database_url, tmp_path, rows, cuts, order, window_s, max_session_s, partitioning):
     """The usual way data arrives: each file a later period, sometimes late or overlapping.
     Later files re-pair only from each key's cut, which must not change any session."""
     with psycopg.connect(clean_database_url, autocommit=True) as conn:
@@ -104,7 +109,8 @@ def test_files_covering_successive_periods_pair_like_the_reference(
             order.shuffle(parts)
         options = IngestOptions(duplicate_window_s=window_s, max_session_s=max_session_s)
         for i, part in enumerate(parts):
-            ingest_file(conn, write_csv(tmp_path / f"part{i}.csv", part), options)
+            ingest_file(conn, write_csv(tmp_path / f"part{i}.csv", part), options,
+                        partitioning=partitioning)
         assert stored_sessions(conn) == expected_sessions(rows, window_s, max_session_s)
         session_events = conn.execute(
             "SELECT count(*) FROM camera_events e JOIN person_sessions s ON s.id = e.session_id"

@@ -32,6 +32,8 @@ class ParsedTimestamps:
     layouts: list[str] = field(default_factory=list)  # names of the layouts present, first-seen order
     dayfirst: bool | None = None  # the decision taken for a/b/YYYY dates (None: none present)
     ambiguous_dates: bool = False  # a/b/YYYY dates present and the file could not tell
+    # What the a/b/YYYY rows showed: a first field above 12 (day-first), a second (month-first)
+    evidence: tuple[bool, bool] = (False, False)
 
 
 # --------------------------------------------------------------------------------------------
@@ -613,7 +615,7 @@ def parse_timestamps(values: pa.Array, *, source_tz: str = "UTC", dayfirst: bool
         rows = _iso_fast(out, text, rows)
         rows = _epoch_fast(out, text, rows)
     _parse_shapes(out, text, rows, timestamp_format)
-    decided, ambiguous = _resolve_day_first(out, dayfirst)
+    decided, ambiguous, evidence = _resolve_day_first(out, dayfirst)
 
     naive = out.valid & out.naive
     if source_tz not in _UTC_NAMES and naive.any():
@@ -624,13 +626,26 @@ def parse_timestamps(values: pa.Array, *, source_tz: str = "UTC", dayfirst: bool
     lid = np.where(out.valid, out.layout_id, -1)
     present = np.flatnonzero(np.bincount(lid + 1, minlength=1)[1:])
     present = sorted(present, key=lambda i: int(np.argmax(lid == i)))
-    return ParsedTimestamps(out.ts, out.valid, [names[i] for i in present], decided, ambiguous)
+    return ParsedTimestamps(out.ts, out.valid, [names[i] for i in present], decided, ambiguous,
+                            evidence)
 
 
-def _resolve_day_first(out: _Out, dayfirst: bool | None) -> tuple[bool | None, bool]:
+def decide_day_first(evidence: tuple[bool, bool], dayfirst: bool | None) -> tuple[bool, bool]:
+    """(day-first?, ambiguous?) for a/b/YYYY dates: the caller's choice, else day-first when
+    any first field is above 12, else month-first, flagged ambiguous without evidence."""
+    if dayfirst is not None:
+        return dayfirst, False
+    evidence_df, evidence_mf = evidence
+    if evidence_df:
+        return True, False
+    return False, not evidence_mf
+
+
+def _resolve_day_first(out: _Out, dayfirst: bool | None) -> tuple[bool | None, bool,
+                                                                   tuple[bool, bool]]:
     """Take the per-file day-first decision for a/b/YYYY rows and decode them with it."""
     if not out.ab:
-        return None, False
+        return None, False, (False, False)
     evidence_df = evidence_mf = False
     for rows, p1, p2, year, hh, mi, ss, ms, time_ok in out.ab:
         for first, second, is_df in ((p1, p2, True), (p2, p1, False)):
@@ -641,12 +656,7 @@ def _resolve_day_first(out: _Out, dayfirst: bool | None) -> tuple[bool | None, b
                     evidence_df |= bool(ok.any())
                 else:
                     evidence_mf |= bool(ok.any())
-    if dayfirst is not None:
-        decided, ambiguous = dayfirst, False
-    elif evidence_df:
-        decided, ambiguous = True, False
-    else:
-        decided, ambiguous = False, not evidence_mf
+    decided, ambiguous = decide_day_first((evidence_df, evidence_mf), dayfirst)
     any_valid = False
     for rows, p1, p2, year, hh, mi, ss, ms, time_ok in out.ab:
         day, month = (p1, p2) if decided else (p2, p1)
@@ -654,4 +664,5 @@ def _resolve_day_first(out: _Out, dayfirst: bool | None) -> tuple[bool | None, b
         out.put(rows, _civil_ms(year, month, day, hh, mi, ss, ms), ok,
                 _ID[DAY_FIRST if decided else MONTH_FIRST], True)
         any_valid |= bool(ok.any())
-    return (decided, ambiguous) if any_valid else (None, False)
+    evidence = (evidence_df, evidence_mf)
+    return (decided, ambiguous, evidence) if any_valid else (None, False, evidence)

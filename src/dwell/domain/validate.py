@@ -44,6 +44,8 @@ class RowChecks:
     missing_per_column: dict[str, int]
     layouts: list[str]
     ambiguous_dates: bool
+    dayfirst: bool | None = None               # the a/b/YYYY decision (None: no such dates)
+    evidence: tuple[bool, bool] = (False, False)  # see ParsedTimestamps.evidence
 
     @property
     def ok(self) -> np.ndarray:
@@ -94,7 +96,7 @@ def check_rows(table: pa.Table, *, source_tz: str, dayfirst: bool | None,
 
     kind = normalize_event_types(table.column("event_type"))
     return RowChecks(error, column, ts_ms, kind, missing_per_column, parsed.layouts,
-                     parsed.ambiguous_dates)
+                     parsed.ambiguous_dates, parsed.dayfirst, parsed.evidence)
 
 
 def _as_bool(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
@@ -139,8 +141,9 @@ class QualityReport:
             return
         self.issues[name] = self.issues.get(name, 0) + count
         bucket = self.samples.setdefault(name, [])
-        bucket.extend(samples[: SAMPLES_PER_ISSUE - len(bucket)])
+        bucket.extend(samples)  # parts of a file may come in any order of lines
         bucket.sort(key=lambda sample: sample["line"])
+        del bucket[SAMPLES_PER_ISSUE:]
 
     def as_dict(self) -> dict[str, Any]:
         return {

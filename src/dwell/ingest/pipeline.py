@@ -7,9 +7,10 @@ advisory lock for the write phase only; reading and checking run in parallel.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
@@ -23,7 +24,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from dwell.domain.sessions import Pairing, SessionStatus, pair_sessions
+from dwell.domain.timestamps import decide_day_first
 from dwell.domain.validate import (
+    SAMPLES_PER_ISSUE,
     QualityReport,
     RowChecks,
     RowError,
@@ -33,7 +36,8 @@ from dwell.domain.validate import (
 )
 from dwell.domain.vocabulary import EventKind
 from dwell.ingest.errors import UploadRejected
-from dwell.ingest.reader import RawRows, read_rows, sniff
+from dwell.ingest.reader import FileLayout, MalformedRow, RawRows, iter_chunks, read_rows, sniff
+from dwell.ingest.spill import Partitioning, Spill
 from dwell.store import uploads
 from dwell.store.bulk import allocate_ids, copy_in, copy_out, indexes_built_after
 
@@ -133,8 +137,14 @@ class IngestResult:
 def ingest_file(conn: psycopg.Connection, path: Path, options: IngestOptions = IngestOptions(),
                 *, filename: str | None = None, upload_id: int | None = None,
                 content_sha256: str | None = None,
-                progress: ProgressCallback | None = None) -> IngestResult:
-    """Load one file. Raises `UploadRejected` for a file-level error (nothing stored)."""
+                progress: ProgressCallback | None = None,
+                partitioning: Partitioning = Partitioning()) -> IngestResult:
+    """Load one file. Raises `UploadRejected` for a file-level error (nothing stored).
+
+    A file larger than `partitioning.spill_above_bytes` is first spilled to disk in hash
+    partitions of persons and then processed part by part, in the same transaction, so its
+    memory is bounded by the part instead of the file.
+    """
     path = Path(path)
     name = filename or path.name
     started = time.perf_counter()
@@ -143,19 +153,16 @@ def ingest_file(conn: psycopg.Connection, path: Path, options: IngestOptions = I
         upload_id = uploads.create(conn, name, path.stat().st_size, content_sha256, options.as_dict())
     uploads.mark_processing(conn, upload_id)
     try:
-        raw = _read(path, report_progress)
-        report_progress(Progress("checking", 0.6, raw.table.num_rows))
-        now_ms = int(time.time() * 1000)
-        checks = check_rows(
-            raw.table, source_tz=options.source_tz, dayfirst=options.dayfirst,
-            timestamp_format=options.timestamp_format, now_ms=now_ms,
-            future_tolerance_ms=int(options.future_tolerance_s * 1000),
-        )
-        quality = _quality(name, raw, checks)
-        events, attribute_sets = _events(raw, checks)
-        report_progress(Progress("pairing", 0.7, raw.table.num_rows))
-        stored, sessions = _store(conn, upload_id, raw, checks, events, attribute_sets,
-                                  quality, options, report_progress)
+        layout = sniff(path)
+        if partitioning.spills(path.stat().st_size, layout.compressed):
+            with Spill(layout, partitioning.buckets) as spill:
+                source = _spilled(path, spill, options, partitioning, report_progress)
+                quality, stored, sessions = _store(conn, upload_id, name, source, options,
+                                                   report_progress)
+        else:
+            source = _whole(path, layout, report_progress)
+            quality, stored, sessions = _store(conn, upload_id, name, source, options,
+                                               report_progress)
     except UploadRejected as exc:
         uploads.mark_failed(conn, upload_id, exc.as_dict())
         raise
@@ -166,28 +173,94 @@ def ingest_file(conn: psycopg.Connection, path: Path, options: IngestOptions = I
         # Fresh statistics, so the very next report is planned for the rows just loaded.
         conn.execute("ANALYZE camera_events, person_sessions")
     seconds = time.perf_counter() - started
-    report_progress(Progress("completed", 1.0, raw.table.num_rows))
+    report_progress(Progress("completed", 1.0, source.rows))
     log.info("upload stored", extra={"upload_id": upload_id, "file": name,
                                      "rows": quality.total_rows, "events": stored,
-                                     "seconds": round(seconds, 3),
+                                     "parts": len(source.parts), "seconds": round(seconds, 3),
                                      "rows_per_s": round(quality.total_rows / max(seconds, 1e-9))})
     return IngestResult(upload_id, quality, stored, sessions, seconds)
 
 
-def _read(path: Path, report_progress: ProgressCallback) -> RawRows:
-    layout = sniff(path)
+@dataclass
+class _Source:
+    """A file ready to be processed part by part: every part holds all rows of its persons."""
+
+    layout: FileLayout
+    rows: int                              # data rows that parsed (blank lines excluded)
+    malformed: list[MalformedRow]          # rows that did not parse, stored once
+    parts: list[Callable[[], RawRows]]     # each loads one part's rows, in line order
+    dayfirst: bool | None                  # the a/b/YYYY decision for every part
+    ambiguous_dates: bool | None = None    # decided for the whole file (None: by the part)
+    progress_from: float = 0.6             # the fraction of the upload done once read
+
+
+def _no_rows(path: Path) -> UploadRejected:
+    return UploadRejected("no_data_rows", f"{path.name} has a header but no data rows.")
+
+
+def _whole(path: Path, layout: FileLayout, report_progress: ProgressCallback) -> _Source:
+    """A file small enough to hold: one part, read at once."""
+    raw = read_rows(path, layout, on_bytes=_on_bytes(path, layout, 0.6, report_progress))
+    if raw.table.num_rows == 0 and not raw.malformed:
+        raise _no_rows(path)
+    part = RawRows(layout, raw.table, raw.lines)
+    return _Source(layout, raw.table.num_rows, raw.malformed, [lambda: part], dayfirst=None)
+
+
+def _spilled(path: Path, spill: Spill, options: IngestOptions, partitioning: Partitioning,
+             report_progress: ProgressCallback) -> _Source:
+    """Stream the file into the spill's buckets, gathering what must be known file-wide:
+    the rows that did not parse, and the day-first evidence of a/b/YYYY dates (so that
+    every part reads them the same way)."""
+    layout = spill.layout
+    malformed: list[MalformedRow] = []
+    seeks_evidence = options.dayfirst is None and options.timestamp_format is None
+    has_slash_dates, evidence_df, evidence_mf = False, False, False
+    on_bytes = _on_bytes(path, layout, 0.3, report_progress)
+    for chunk in iter_chunks(path, layout, on_bytes=on_bytes):
+        malformed.extend(chunk.malformed)
+        spill.add(chunk)
+        if seeks_evidence and not evidence_df and chunk.table.num_rows and pc.any(
+                pc.match_substring(chunk.table.column("timestamp"), "/")).as_py():
+            checks = _check(chunk, options, dayfirst=None)
+            if checks.dayfirst is not None:
+                has_slash_dates = True
+                evidence_df |= checks.evidence[0]
+                evidence_mf |= checks.evidence[1]
+    spill.finish()
+    rows = int(spill.rows.sum())
+    if rows == 0 and not malformed:
+        raise _no_rows(path)
+    dayfirst, ambiguous = options.dayfirst, False
+    if has_slash_dates:
+        dayfirst, ambiguous = decide_day_first((evidence_df, evidence_mf), None)
+    parts = [lambda part=part: spill.read(part) for part in spill.parts(partitioning.part_rows)]
+    return _Source(layout, rows, malformed, parts, dayfirst, ambiguous, progress_from=0.3)
+
+
+def _on_bytes(path: Path, layout: FileLayout, share: float,
+              report_progress: ProgressCallback) -> Callable[[int], None] | None:
+    """Reading progress as `share` of the upload, by bytes (unknown for a gzip file)."""
+    if layout.compressed:
+        return None
     total = max(path.stat().st_size, 1)
     seen = 0
 
     def on_bytes(count: int) -> None:
         nonlocal seen
         seen += count
-        report_progress(Progress("reading", 0.6 * min(seen / total, 1.0), 0))
+        report_progress(Progress("reading", share * min(seen / total, 1.0), 0))
 
-    raw = read_rows(path, layout, on_bytes=on_bytes if not layout.compressed else None)
-    if raw.table.num_rows == 0 and not raw.malformed:
-        raise UploadRejected("no_data_rows", f"{path.name} has a header but no data rows.")
-    return raw
+    return on_bytes
+
+
+def _check(raw: RawRows, options: IngestOptions, dayfirst: bool | None) -> RowChecks:
+    return check_rows(
+        raw.table, source_tz=options.source_tz,
+        dayfirst=dayfirst if dayfirst is not None else options.dayfirst,
+        timestamp_format=options.timestamp_format, now_ms=int(time.time() * 1000),
+        future_tolerance_ms=int(options.future_tolerance_s * 1000),
+    )
 
 
 def _raw_text(raw: RawRows, rows: np.ndarray) -> list[str]:
@@ -200,50 +273,65 @@ def _raw_text(raw: RawRows, rows: np.ndarray) -> list[str]:
     return pc.binary_join_element_wise(*ordered, raw.layout.delimiter).to_pylist()
 
 
-def _quality(name: str, raw: RawRows, checks: RowChecks) -> QualityReport:
-    """Row counts, issues and samples known before comparing with stored data."""
-    layout = raw.layout
+def _file_quality(name: str, source: _Source) -> QualityReport:
+    """The report's file-wide part: the rows that did not parse, the reading layout."""
+    layout = source.layout
     report = QualityReport(file=name)
-    report.total_rows = raw.table.num_rows + len(raw.malformed)
-    rejected = ~checks.ok
-    report.rejected_rows = int(rejected.sum()) + len(raw.malformed)
-    report.valid_rows = report.total_rows - report.rejected_rows
-    report.missing_values = {
-        column: checks.missing_per_column.get(column, 0)
-        for column in [*layout.columns, *layout.attributes]
-    }
+    report.total_rows = report.rejected_rows = len(source.malformed)
+    report.missing_values = {column: 0 for column in [*layout.columns, *layout.attributes]}
     report.detected = {
         "delimiter": layout.delimiter,
         "encoding": layout.encoding,
         "compressed": layout.compressed,
-        "timestamp_layouts": checks.layouts,
+        "timestamp_layouts": [],
         "attributes": list(layout.attributes),
     }
-    report.add_issue("malformed_row", len(raw.malformed),
-                     [{"line": m.line, "value": m.text, "reason": m.reason} for m in raw.malformed[:20]])
+    report.add_issue("malformed_row", len(source.malformed),
+                     [{"line": m.line, "value": m.text, "reason": m.reason}
+                      for m in source.malformed[:SAMPLES_PER_ISSUE]])
+    return report
+
+
+def _part_quality(report: QualityReport, raw: RawRows, checks: RowChecks) -> None:
+    """Add one part's row counts, issues, samples, layouts and time range to the report."""
+    rejected = int((~checks.ok).sum())
+    report.total_rows += raw.table.num_rows
+    report.rejected_rows += rejected
+    report.valid_rows += raw.table.num_rows - rejected
+    for column in report.missing_values:
+        report.missing_values[column] += checks.missing_per_column.get(column, 0)
+    layouts = report.detected["timestamp_layouts"]
+    layouts.extend(name for name in checks.layouts if name not in layouts)
     for error in RowError:
         if error is RowError.NONE:
             continue
         rows = np.flatnonzero(checks.error == error)
         if len(rows) == 0:
             continue
-        first = rows[np.argsort(raw.lines[rows], kind="stable")[:20]]
+        first = rows[np.argsort(raw.lines[rows], kind="stable")[:SAMPLES_PER_ISSUE]]
         values = _issue_values(raw, checks, first, error)
         report.add_issue(error.label, len(rows),
                          issue_samples(raw.lines[first], np.asarray(values, dtype=object),
                                        checks.column[first]))
     unknown = np.flatnonzero(checks.ok & (checks.kind == EventKind.OTHER))
     if len(unknown):
-        first = unknown[:20]
+        first = unknown[:SAMPLES_PER_ISSUE]
         values = raw.table.column("event_type").take(pa.array(first)).to_pylist()
         report.add_issue("unknown_event_type", len(unknown),
                          issue_samples(raw.lines[first], np.asarray(values, dtype=object)))
-    if checks.ambiguous_dates:
-        report.add_issue("ambiguous_dates", 1, [])
     if checks.ok.any():
         ts = checks.ts_ms[checks.ok]
-        report.time_range = [iso_utc_ms(int(ts.min())), iso_utc_ms(int(ts.max()))]
-    return report
+        low, high = report.time_range
+        first_ts, last_ts = iso_utc_ms(int(ts.min())), iso_utc_ms(int(ts.max()))
+        # ISO instants in UTC with a fixed layout per precision: compare as instants
+        report.time_range = [
+            first_ts if low is None or _ms(first_ts) < _ms(low) else low,
+            last_ts if high is None or _ms(last_ts) > _ms(high) else high,
+        ]
+
+
+def _ms(iso: str) -> float:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
 
 
 def _issue_values(raw: RawRows, checks: RowChecks, rows: np.ndarray, error: RowError) -> list[str]:
@@ -319,70 +407,132 @@ def _json_string(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)
 
 
-def _store(conn: psycopg.Connection, upload_id: int, raw: RawRows, checks: RowChecks,
-           events: pa.Table, attribute_texts: list[str], quality: QualityReport,
-           options: IngestOptions, report_progress: ProgressCallback) -> tuple[int, int]:
-    """The write phase, in one transaction under the ingest lock."""
-    rows = raw.table.num_rows
+@dataclass(frozen=True)
+class _Part:
+    """One part of an upload, checked: its rows, their verdicts, the accepted events."""
+
+    raw: RawRows
+    checks: RowChecks
+    events: pa.Table
+    attribute_texts: list[str]
+
+
+class _PartProgress:
+    """Progress over the parts: from the share reading took to the end, by rows."""
+
+    def __init__(self, source: _Source, report: ProgressCallback) -> None:
+        self._start, self._total, self._report = source.progress_from, max(source.rows, 1), report
+        self.done = 0
+
+    def __call__(self, phase: str, part_rows: int, share_of_part: float) -> None:
+        rows = self.done + share_of_part * part_rows
+        fraction = self._start + (1.0 - self._start) * min(rows / self._total, 1.0)
+        self._report(Progress(phase, fraction, int(rows)))
+
+
+def _checked_parts(source: _Source, options: IngestOptions, quality: QualityReport,
+                   progress: _PartProgress) -> Iterator[_Part]:
+    """Each part loaded and checked, its quality added to the report, when it is needed."""
+    for load in source.parts:
+        raw = load()
+        progress("checking", raw.table.num_rows, 0.0)
+        checks = _check(raw, options, source.dayfirst)
+        _part_quality(quality, raw, checks)
+        events, attribute_texts = _events(raw, checks)
+        yield _Part(raw, checks, events, attribute_texts)
+        progress.done += raw.table.num_rows
+
+
+def _store(conn: psycopg.Connection, upload_id: int, name: str, source: _Source,
+           options: IngestOptions, report_progress: ProgressCallback
+           ) -> tuple[QualityReport, int, int]:
+    """Check and write every part, in one transaction under the ingest lock. The first part
+    is read and checked before taking the lock, in parallel with other uploads."""
+    quality = _file_quality(name, source)
+    progress = _PartProgress(source, report_progress)
+    parts = _checked_parts(source, options, quality, progress)
+    first = next(parts, None)
+    events_stored = sessions_written = 0
+    ambiguous = bool(source.ambiguous_dates)
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (INGEST_LOCK,))
-        events = _with_attribute_sets(conn, events, attribute_texts)
         store_empty = conn.execute("SELECT NOT EXISTS (SELECT 1 FROM camera_events)").fetchone()[0]
-        if not store_empty:
-            _touch_keys(conn, events)
-        stored = STORED_EVENTS.empty_table() if store_empty else copy_out(
-            conn, STORED_EVENTS_SQL, STORED_EVENTS)
-
-        merged = _merge(stored, events)
-        keep = first_occurrences(merged.key, merged.ts_ms, merged.kind, merged.order)
-        new_kept = keep[stored.num_rows:]
-        _report_duplicates(quality, raw, events, ~new_kept)
-        kept = np.flatnonzero(keep)
-        everything = len(kept) == len(keep)  # the usual case: no copies of the columns
-        pairing = pair_sessions(
-            merged.key if everything else merged.key[kept],
-            merged.ts_ms if everything else merged.ts_ms[kept],
-            merged.kind if everything else merged.kind[kept],
-            duplicate_window_ms=int(options.duplicate_window_s * 1000),
-            max_session_ms=int(options.max_session_s * 1000),
-        )
-        report_progress(Progress("storing", 0.8, rows))
-
-        n_stored = stored.num_rows
-        event_ids = np.full(len(merged.key), -1, dtype=np.int64)
-        event_ids[:n_stored] = stored.column("id").to_numpy()
-        new_index = kept[kept >= n_stored]
-        first_id = allocate_ids(conn, "camera_events_id_seq", len(new_index))
-        event_ids[new_index] = first_id + np.arange(len(new_index), dtype=np.int64)
-
-        session_ids = _session_ids(conn, pairing, kept, stored)
-        sid, dwell = _event_sessions(pairing, session_ids, kept, len(merged.key))
-
-        if not store_empty:
-            conn.execute(
-                "DELETE FROM person_sessions s USING touched_keys t"
-                " WHERE s.person_id = t.person_id AND s.camera_id = t.camera_id"
-                " AND (t.cut_ts IS NULL OR s.entry_ts > t.cut_ts)"
-            )
-        _update_stored(conn, stored, sid[:n_stored], dwell[:n_stored])
-        new_events = events if new_kept.all() else events.filter(pa.array(new_kept))
-        first_load = store_empty and len(new_index) >= BULK_FIRST_LOAD_ROWS
+        first_load = store_empty and source.rows >= BULK_FIRST_LOAD_ROWS
         bulk = indexes_built_after(conn, ("camera_events", "person_sessions")) if first_load \
             else nullcontext()
         with bulk:
-            copy_in(conn, "camera_events", _event_table(
-                new_events, upload_id, event_ids[new_index], merged.ts_ms[new_index],
-                merged.kind[new_index], sid[new_index], dwell[new_index]))
-            copy_in(conn, "person_sessions", _session_table(pairing, session_ids, kept, merged,
-                                                            event_ids))
-        _store_rejected(conn, upload_id, raw, checks)
-        for name in raw.layout.attributes:
+            for part in itertools.chain([first] if first else [], parts):
+                stored, sessions = _store_part(conn, upload_id, part, quality, options,
+                                               store_empty, progress)
+                events_stored += stored
+                sessions_written += sessions
+                _store_rejected(conn, upload_id, part.raw, part.checks)
+                if source.ambiguous_dates is None:
+                    ambiguous |= part.checks.ambiguous_dates
+        _store_malformed(conn, upload_id, source.malformed)
+        if ambiguous:
+            quality.add_issue("ambiguous_dates", 1, [])
+        for name in source.layout.attributes:
             conn.execute(
                 "INSERT INTO attributes (name, first_upload_id) VALUES (%s, %s)"
                 " ON CONFLICT (name) DO NOTHING", (name, upload_id),
             )
         conn.execute("UPDATE data_version SET version = version + 1")
         uploads.mark_completed(conn, upload_id, quality.as_dict(), quality.total_rows)
+    return quality, events_stored, sessions_written
+
+
+def _store_part(conn: psycopg.Connection, upload_id: int, part: _Part, quality: QualityReport,
+                options: IngestOptions, store_empty: bool,
+                progress: _PartProgress) -> tuple[int, int]:
+    """De-duplicate, re-pair and write one part's events with the stored events of its
+    keys. Parts share no person, so each part's keys are untouched by the others."""
+    rows = part.raw.table.num_rows
+    progress("pairing", rows, 0.25)
+    events = _with_attribute_sets(conn, part.events, part.attribute_texts)
+    if not store_empty:
+        _touch_keys(conn, events)
+    stored = STORED_EVENTS.empty_table() if store_empty else copy_out(
+        conn, STORED_EVENTS_SQL, STORED_EVENTS)
+
+    merged = _merge(stored, events)
+    keep = first_occurrences(merged.key, merged.ts_ms, merged.kind, merged.order)
+    new_kept = keep[stored.num_rows:]
+    _report_duplicates(quality, part.raw, events, ~new_kept)
+    kept = np.flatnonzero(keep)
+    everything = len(kept) == len(keep)  # the usual case: no copies of the columns
+    pairing = pair_sessions(
+        merged.key if everything else merged.key[kept],
+        merged.ts_ms if everything else merged.ts_ms[kept],
+        merged.kind if everything else merged.kind[kept],
+        duplicate_window_ms=int(options.duplicate_window_s * 1000),
+        max_session_ms=int(options.max_session_s * 1000),
+    )
+    progress("storing", rows, 0.5)
+
+    n_stored = stored.num_rows
+    event_ids = np.full(len(merged.key), -1, dtype=np.int64)
+    event_ids[:n_stored] = stored.column("id").to_numpy()
+    new_index = kept[kept >= n_stored]
+    first_id = allocate_ids(conn, "camera_events_id_seq", len(new_index))
+    event_ids[new_index] = first_id + np.arange(len(new_index), dtype=np.int64)
+
+    session_ids = _session_ids(conn, pairing, kept, stored)
+    sid, dwell = _event_sessions(pairing, session_ids, kept, len(merged.key))
+
+    if not store_empty:
+        conn.execute(
+            "DELETE FROM person_sessions s USING touched_keys t"
+            " WHERE s.person_id = t.person_id AND s.camera_id = t.camera_id"
+            " AND (t.cut_ts IS NULL OR s.entry_ts > t.cut_ts)"
+        )
+    _update_stored(conn, stored, sid[:n_stored], dwell[:n_stored])
+    new_events = events if new_kept.all() else events.filter(pa.array(new_kept))
+    copy_in(conn, "camera_events", _event_table(
+        new_events, upload_id, event_ids[new_index], merged.ts_ms[new_index],
+        merged.kind[new_index], sid[new_index], dwell[new_index]))
+    copy_in(conn, "person_sessions", _session_table(pairing, session_ids, kept, merged,
+                                                    event_ids))
     return len(new_index), len(pairing.status)
 
 
@@ -412,6 +562,7 @@ def _with_attribute_sets(conn: psycopg.Connection, events: pa.Table,
 def _touch_keys(conn: psycopg.Connection, events: pa.Table) -> None:
     """The upload's (person, camera) keys with their first instant and cut (CUT_SQL), as
     the temporary table `touched_keys`."""
+    conn.execute("DROP TABLE IF EXISTS touched_keys")
     conn.execute(
         'CREATE TEMP TABLE touched_keys (person_id text COLLATE "C", camera_id text COLLATE "C",'
         " first_ts timestamptz, cut_ts timestamptz) ON COMMIT DROP"
@@ -491,7 +642,7 @@ def _concat(stored: pa.ChunkedArray, new: pa.ChunkedArray) -> pa.ChunkedArray:
 def _report_duplicates(quality: QualityReport, raw: RawRows, events: pa.Table,
                        duplicate: np.ndarray) -> None:
     count = int(duplicate.sum())
-    quality.duplicate_events = count
+    quality.duplicate_events += count
     if not count:
         return
     lines = np.sort(events.column("line").to_numpy()[duplicate])[:20]
@@ -552,6 +703,7 @@ def _update_stored(conn: psycopg.Connection, stored: pa.Table, sid: np.ndarray,
     changed = (old_sid != sid) | ~same_dwell
     if not changed.any():
         return
+    conn.execute("DROP TABLE IF EXISTS repaired")
     conn.execute(
         "CREATE TEMP TABLE repaired (id bigint, session_id bigint, dwell_duration double precision)"
         " ON COMMIT DROP"
@@ -608,15 +760,20 @@ def _store_rejected(conn: psycopg.Connection, upload_id: int, raw: RawRows,
             "value": values,
             "raw": pa.array(_raw_text(raw, rows), pa.string()),
         }))
-    if raw.malformed:
+
+
+def _store_malformed(conn: psycopg.Connection, upload_id: int,
+                     malformed: list[MalformedRow]) -> None:
+    """Keep the rows that did not parse, with their text."""
+    if malformed:
         copy_in(conn, "rejected_rows", pa.table({
-            "upload_id": pa.array([upload_id] * len(raw.malformed), pa.int64()),
-            "line": pa.array([m.line for m in raw.malformed], pa.int32()),
-            "reason": pa.array(["malformed_row"] * len(raw.malformed)),
-            "column_name": pa.nulls(len(raw.malformed), pa.string()),
-            "value": pa.array([m.reason for m in raw.malformed]),
-            "raw": pa.array([m.text for m in raw.malformed]),
+            "upload_id": pa.array([upload_id] * len(malformed), pa.int64()),
+            "line": pa.array([m.line for m in malformed], pa.int32()),
+            "reason": pa.array(["malformed_row"] * len(malformed)),
+            "column_name": pa.nulls(len(malformed), pa.string()),
+            "value": pa.array([m.reason for m in malformed]),
+            "raw": pa.array([m.text for m in malformed]),
         }))
 
 
-__all__ = ["IngestOptions", "IngestResult", "Progress", "ingest_file"]
+__all__ = ["IngestOptions", "IngestResult", "Partitioning", "Progress", "ingest_file"]

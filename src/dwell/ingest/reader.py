@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import gzip
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -206,6 +206,29 @@ class _Utf8Stream(io.RawIOBase):
 def read_rows(path: Path, layout: FileLayout, *, block_bytes: int = 16 * 1024**2,
               on_bytes: Callable[[int], None] | None = None) -> RawRows:
     """Parse every data row, keeping physical line numbers and the rows that do not parse."""
+    chunks = list(iter_chunks(path, layout, block_bytes=block_bytes, on_bytes=on_bytes))
+    table = pa.Table.from_batches(
+        [batch for chunk in chunks for batch in chunk.table.to_batches()], schema=_schema(layout))
+    raw = RawRows(
+        layout, table,
+        np.concatenate([chunk.lines for chunk in chunks]) if chunks else np.zeros(0, np.int64),
+        [row for chunk in chunks for row in chunk.malformed],
+        sum(chunk.blank_lines for chunk in chunks),
+    )
+    # The parser's block buffers and the untrimmed batches are free now: hand their pages
+    # back, so the pairing that follows does not stack on top of them.
+    pa.default_memory_pool().release_unused()
+    return raw
+
+
+def _schema(layout: FileLayout) -> pa.Schema:
+    return pa.schema([(name, pa.string()) for name in {**layout.columns, **layout.attributes}])
+
+
+def iter_chunks(path: Path, layout: FileLayout, *, block_bytes: int = 16 * 1024**2,
+                on_bytes: Callable[[int], None] | None = None) -> Iterator[RawRows]:
+    """The data rows block by block, each block's rows trimmed and given their physical
+    lines, so a caller can stream a file of any size in memory bounded by the block."""
     width = len(layout.headers)
     names = [f"f{i}" for i in range(width)]
     invalid: list[tuple[int, str, int]] = []
@@ -214,6 +237,9 @@ def read_rows(path: Path, layout: FileLayout, *, block_bytes: int = 16 * 1024**2
         invalid.append((row.number or 0, row.text, row.actual_columns))
         return "skip"
 
+    kept = {**layout.columns, **layout.attributes}   # name -> position in the file
+    names_kept, positions = list(kept), list(kept.values())
+    position = _Position()
     with open_binary(path) as source:
         stream = _Utf8Stream(source, layout.encoding, block_bytes, on_bytes)
         reader = pacsv.open_csv(
@@ -233,63 +259,74 @@ def read_rows(path: Path, layout: FileLayout, *, block_bytes: int = 16 * 1024**2
                 quoted_strings_can_be_null=False,
             ),
         )
-        kept = {**layout.columns, **layout.attributes}   # name -> position in the file
-        names_kept, positions = list(kept), list(kept.values())
-        batches, line_breaks = [], []
         for batch in reader:
-            # Trimmed batch by batch, so the untrimmed text is never held whole.
             breaks = np.zeros(batch.num_rows, dtype=np.int64)
             for column in batch.columns:
                 breaks += pc.count_substring(column, "\n").to_numpy(zero_copy_only=False)
-            line_breaks.append(breaks)
-            batches.append(pa.record_batch(
-                [pc.utf8_trim_whitespace(batch.column(i)) for i in positions], names=names_kept))
-    schema = pa.schema([(name, pa.string()) for name in names_kept])
-    table = pa.Table.from_batches(batches, schema=schema)
-    breaks = np.concatenate(line_breaks) if line_breaks else np.zeros(0, dtype=np.int64)
-    # The parser's block buffers and the untrimmed batches are free now: hand their pages
-    # back, so the pairing that follows does not stack on top of them.
-    pa.default_memory_pool().release_unused()
-    return _assemble(layout, table, breaks, invalid)
+            trimmed = pa.table([pc.utf8_trim_whitespace(batch.column(i)) for i in positions],
+                               names=names_kept)
+            yield position.assemble(layout, trimmed, breaks, invalid)
+    if invalid or position.next_record == 2:  # rows that did not parse after the last block
+        empty = pa.table([pa.array([], pa.string()) for _ in names_kept], names=names_kept)
+        yield position.assemble(layout, empty, np.zeros(0, dtype=np.int64), invalid)
 
 
-def _assemble(layout: FileLayout, trimmed: pa.Table, row_breaks: np.ndarray,
-              invalid: list[tuple[int, str, int]]) -> RawRows:
-    """Drop blank lines and give every row its physical line. `row_breaks` counts the line
-    breaks inside each row's quoted values."""
-    records = _record_numbers(trimmed.num_rows, [number for number, _, _ in invalid])
-    # Physical line = record number + line breaks inside quoted values of earlier records.
-    breaks = np.zeros(trimmed.num_rows + len(invalid) + 2, dtype=np.int64)
-    if trimmed.num_rows:
-        breaks[records] = row_breaks
-    for number, text, _ in invalid:
-        breaks[number] = text.count("\n")
-    shift = np.concatenate(([0], np.cumsum(breaks)[:-1]))
+class _Position:
+    """Where the reader is in the file: the next record's number (header = 1) and the line
+    breaks inside quoted values of all records before it."""
 
-    nonblank = np.zeros(trimmed.num_rows, dtype=bool)
-    for column in trimmed.columns:
-        nonblank |= pc.not_equal(column, "").to_numpy(zero_copy_only=False)
-    malformed = []
-    blank_lines = int((~nonblank).sum())
-    for number, text, actual in invalid:
-        if not text.strip():
-            blank_lines += 1
-            continue
-        malformed.append(MalformedRow(
-            line=int(number + shift[number]),
-            text=text,
-            reason=f"{actual} fields where the header has {len(layout.headers)}",
-        ))
-    lines = records + shift[records]
-    if not nonblank.all():
-        trimmed, lines = trimmed.filter(pa.array(nonblank)), lines[nonblank]
-    return RawRows(layout, trimmed, lines, malformed, blank_lines)
+    def __init__(self) -> None:
+        self.next_record = 2
+        self.shift = 0
+
+    def assemble(self, layout: FileLayout, trimmed: pa.Table, row_breaks: np.ndarray,
+                 invalid: list[tuple[int, str, int]]) -> RawRows:
+        """Number this block's rows, take the rows that did not parse before its last row
+        (removing them from `invalid`), drop blank lines.
+
+        Physical line = record number + line breaks inside quoted values of earlier records.
+        """
+        invalid.sort()
+        pending = np.asarray([number for number, _, _ in invalid], dtype=np.int64)
+        records = _record_numbers(self.next_record, trimmed.num_rows, pending)
+        last = records[-1] if len(records) else np.iinfo(np.int64).max
+        taken = [row for row in invalid if row[0] <= last]
+        del invalid[:len(taken)]
+        end = (int(last) + 1) if len(records) else max([self.next_record, *(n + 1 for n, _, _ in taken)])
+        breaks = np.zeros(end - self.next_record, dtype=np.int64)
+        if len(records):
+            breaks[records - self.next_record] = row_breaks
+        for number, text, _ in taken:
+            breaks[number - self.next_record] = text.count("\n")
+        shift = self.shift + np.concatenate(([0], np.cumsum(breaks)[:-1]))
+        self.shift += int(breaks.sum())
+        first = self.next_record
+        self.next_record = end
+
+        nonblank = np.zeros(trimmed.num_rows, dtype=bool)
+        for column in trimmed.columns:
+            nonblank |= pc.not_equal(column, "").to_numpy(zero_copy_only=False)
+        malformed = []
+        blank_lines = int((~nonblank).sum())
+        for number, text, actual in taken:
+            if not text.strip():
+                blank_lines += 1
+                continue
+            malformed.append(MalformedRow(
+                line=int(number + shift[number - first]),
+                text=text,
+                reason=f"{actual} fields where the header has {len(layout.headers)}",
+            ))
+        lines = records + shift[records - first]
+        if not nonblank.all():
+            trimmed, lines = trimmed.filter(pa.array(nonblank)), lines[nonblank]
+        return RawRows(layout, trimmed, lines, malformed, blank_lines)
 
 
-def _record_numbers(table_rows: int, invalid_numbers: list[int]) -> np.ndarray:
-    """Record numbers (header = 1) of the rows that parsed, skipping those that did not."""
-    total = table_rows + len(invalid_numbers)
-    every = np.arange(2, total + 2, dtype=np.int64)
-    if not invalid_numbers:
+def _record_numbers(first: int, count: int, invalid_numbers: np.ndarray) -> np.ndarray:
+    """The record numbers of `count` parsed rows from `first` on, skipping those that did
+    not parse."""
+    every = np.arange(first, first + count + len(invalid_numbers), dtype=np.int64)
+    if not len(invalid_numbers):
         return every
-    return np.setdiff1d(every, np.asarray(invalid_numbers, dtype=np.int64), assume_unique=True)
+    return np.setdiff1d(every, invalid_numbers, assume_unique=True)[:count]
