@@ -54,6 +54,8 @@ QUICK_ROWS = 100_000
 ORIGINAL_SAMPLE_ROWS = 100_000
 QUICK_ORIGINAL_SAMPLE_ROWS = 10_000
 SMALL_FILE_ROWS = 10_000
+# The full file is also analyzed in parts of this many rows, as files over 128 MB are.
+PART_ROWS = 500_000
 SMALL_FILE_RUNS = 3
 ORM_CHUNK_ROWS = 1_000
 COPY_BLOCK_BYTES = 1 << 20
@@ -272,9 +274,11 @@ def dwell_command() -> Path:
     return beside if beside.exists() else ROOT / ".venv" / "bin" / "dwell"
 
 
-def run_analyze(path: Path, database_url: str | None, data_dir: Path) -> dict[str, Any]:
+def run_analyze(path: Path, database_url: str | None, data_dir: Path,
+                extra_env: dict[str, str] | None = None) -> dict[str, Any]:
     """`dwell analyze PATH --json` as a child; DATABASE_URL unset means the embedded server."""
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env.update(extra_env or {})
     env["DWELL_DATA_DIR"] = str(data_dir)   # never the user's own embedded cluster
     env["_TYPER_STANDARD_TRACEBACK"] = "1"  # plain tracebacks in the report on failure
     if database_url:
@@ -584,6 +588,12 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
         steps["analyze"] = run_analyze(path, server.conninfo, DATA_DIR / "embedded")
         _report_failure("analyze", steps["analyze"])
 
+        log(f"   the same file in parts of {PART_ROWS:,} rows, as a larger file would be")
+        steps["analyze_in_parts"] = run_analyze(
+            path, server.conninfo, DATA_DIR / "embedded",
+            {"DWELL_SPILL_ABOVE_BYTES": "0", "DWELL_PART_ROWS": str(PART_ROWS)})
+        _report_failure("analyze in parts", steps["analyze_in_parts"])
+
         if args.profile and steps["analyze"]["ok"]:
             log("   profiling dwell analyze (cProfile, not timed)")
             result["profile"] = profile_analyze(path, server.conninfo, DATA_DIR / "embedded")
@@ -671,6 +681,8 @@ def ratios(steps: dict[str, Any]) -> dict[str, Any]:
     def ratio(a: float | None, b: float | None) -> float | None:
         return a / b if a is not None and b else None
 
+    parts = steps.get("analyze_in_parts") or {}
+    in_parts = parts["seconds"] if parts.get("ok") else None
     analyze_vs_storage = ratio(analyze, storage)
     original_vs_analyze = ratio(original, analyze)
     peak = steps["analyze"]["peak_rss_bytes"] if analyze is not None else None
@@ -682,6 +694,11 @@ def ratios(steps: dict[str, Any]) -> dict[str, Any]:
               f">= {ORIGINAL_VS_ANALYZE_MIN:g}x",
               None if original_vs_analyze is None else original_vs_analyze >= ORIGINAL_VS_ANALYZE_MIN),
         Check("analyze / DuckDB", ratio(analyze, duck), "(no target)", None),
+        Check("analyze in parts / analyze (time)", ratio(in_parts, analyze), "(no target)", None),
+        Check("analyze in parts / analyze (peak memory)",
+              ratio(parts.get("peak_rss_bytes") if in_parts else None,
+                    steps["analyze"]["peak_rss_bytes"] if analyze else None),
+              "(no target)", None),
         Check("analyze peak memory", None if peak is None else peak / 1e6,
               f"< {PEAK_MEMORY_MAX_BYTES / 1e6:,.0f} MB",
               None if peak is None else peak < PEAK_MEMORY_MAX_BYTES, " MB"),
@@ -720,6 +737,11 @@ def table_rows(result: dict[str, Any]) -> list[tuple[str, str, str, str]]:
                     _rate(rows, analyze["seconds"]), _mb(analyze["peak_rss_bytes"])))
     else:
         out.append((f"2. dwell analyze --json ({where} server)", "FAILED", "-", "-"))
+    parts = steps.get("analyze_in_parts")
+    if parts:
+        label = f"2'. same, spilled in parts of {PART_ROWS:,} rows"
+        out.append((label, _num(parts["seconds"]), _rate(rows, parts["seconds"]),
+                    _mb(parts["peak_rss_bytes"])) if parts["ok"] else (label, "FAILED", "-", "-"))
     floor = steps["storage_floor"]
     if floor.get("ok"):
         total = floor["copy_s"] + floor["index_s"]
@@ -777,17 +799,19 @@ KPI_NAMES = ("total_events", "unique_visitors", "complete_sessions", "avg_dwell_
              "median_dwell_s")
 
 
-def kpi_rows(result: dict[str, Any]) -> list[tuple[str, str, str]]:
+def kpi_rows(result: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     """The analyze KPIs next to DuckDB's: the floors do the same work on the same events."""
     analyze = result["steps"]["analyze"].get("kpis") or {}
     duck = result["steps"]["compute_floor"].get("kpis") or {}
+    parts = (result["steps"].get("analyze_in_parts") or {}).get("kpis") or {}
 
     def show(value: Any) -> str:
         if value is None:
             return "-"
         return f"{value:,.2f}" if isinstance(value, float) else f"{value:,}"
 
-    return [(name, show(analyze.get(name)), show(duck.get(name))) for name in KPI_NAMES]
+    return [(name, show(analyze.get(name)), show(parts.get(name)), show(duck.get(name)))
+            for name in KPI_NAMES]
 
 
 def text_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
@@ -810,7 +834,7 @@ def markdown_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
 
 STEP_HEADER = ("step", "seconds", "rows/s", "peak memory")
 CHECK_HEADER = ("ratio / measure", "value", "target", "result")
-KPI_HEADER = ("KPI", "dwell analyze", "DuckDB floor")
+KPI_HEADER = ("KPI", "dwell analyze", "in parts", "DuckDB floor")
 
 
 def setup_lines(result: dict[str, Any]) -> list[str]:

@@ -21,6 +21,7 @@ from dwell.analytics.filters import Filters
 from dwell.ingest.errors import UploadRejected
 from dwell.ingest.pipeline import IngestOptions, IngestResult, ingest_file
 from dwell.ingest.pipeline import Progress as IngestProgress
+from dwell.ingest.spill import Partitioning
 from dwell.settings import Settings, get_settings
 from dwell.store import records
 from dwell.store.connect import persistent_store, throwaway_store
@@ -63,14 +64,14 @@ def _options(settings: Settings, source_tz: str | None, dayfirst: bool | None,
         raise typer.BadParameter(str(exc)) from exc
 
 
-def _load(conninfo: str, files: list[Path], options: IngestOptions,
-          as_json: bool) -> list[IngestResult]:
+def _load(conninfo: str, files: list[Path], options: IngestOptions, as_json: bool,
+          partitioning: Partitioning) -> list[IngestResult]:
     """Ingest files in order; on a rejected file print its error and exit 1."""
     results = []
     with psycopg.connect(conninfo, autocommit=True) as conn:
         for path in files:
             try:
-                results.append(_ingest_with_bar(conn, path, options))
+                results.append(_ingest_with_bar(conn, path, options, partitioning))
             except UploadRejected as exc:
                 if as_json:
                     out.print_json(json.dumps({"error": {**exc.as_dict(), "file": str(path)}}))
@@ -80,9 +81,10 @@ def _load(conninfo: str, files: list[Path], options: IngestOptions,
     return results
 
 
-def _ingest_with_bar(conn: psycopg.Connection, path: Path, options: IngestOptions) -> IngestResult:
+def _ingest_with_bar(conn: psycopg.Connection, path: Path, options: IngestOptions,
+                     partitioning: Partitioning) -> IngestResult:
     if path.stat().st_size < PROGRESS_MIN_BYTES:
-        return ingest_file(conn, path, options)
+        return ingest_file(conn, path, options, partitioning=partitioning)
     columns = (TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
                TextColumn("{task.fields[phase]}"), TimeRemainingColumn())
     with Progress(*columns, console=err, transient=True) as bar:
@@ -91,7 +93,7 @@ def _ingest_with_bar(conn: psycopg.Connection, path: Path, options: IngestOption
         def on_progress(progress: IngestProgress) -> None:
             bar.update(task, completed=progress.fraction, phase=progress.phase)
 
-        return ingest_file(conn, path, options, progress=on_progress)
+        return ingest_file(conn, path, options, progress=on_progress, partitioning=partitioning)
 
 
 def _filters(settings: Settings, tz: str | None, start: datetime | None = None,
@@ -135,7 +137,7 @@ def analyze(files: Files, as_json: AsJson = False,
     filters = _filters(settings, tz)
     store = persistent_store(settings, database_url) if database_url else throwaway_store(settings)
     with store as conninfo:
-        results = _load(conninfo, files, options, as_json)
+        results = _load(conninfo, files, options, as_json, Partitioning.from_settings(settings))
         document = _report(conninfo, filters, with_sessions=sessions)
     quality = [r.quality.as_dict() for r in results]
     document = {"quality": quality[0] if len(quality) == 1 else quality, **document}
@@ -153,7 +155,7 @@ def ingest(files: Files, source_tz: SourceTz = None, dayfirst: DayFirst = None,
     options = _options(settings, source_tz, dayfirst, timestamp_format, duplicate_window_s,
                        max_session_s)
     with persistent_store(settings, database_url) as conninfo:
-        results = _load(conninfo, files, options, as_json)
+        results = _load(conninfo, files, options, as_json, Partitioning.from_settings(settings))
     if as_json:
         out.print_json(json.dumps([{"upload_id": r.upload_id, "quality": r.quality.as_dict()}
                                    for r in results]))

@@ -44,6 +44,7 @@ from psycopg.types.json import Jsonb
 from dwell import metrics
 from dwell.ingest.errors import UploadRejected
 from dwell.ingest.pipeline import IngestOptions, Progress, ingest_file
+from dwell.ingest.spill import DEFAULT_PARTITIONING, Partitioning
 from dwell.settings import Settings
 from dwell.store import uploads
 
@@ -137,7 +138,11 @@ def build_app(conninfo: str, settings: Settings) -> procrastinate.App:
     @app.task(name=TASK_NAME, queue=QUEUE, retry=RETRY)
     async def process_upload(upload_id: int, path: str, content_sha256: str | None = None) -> None:
         """Ingest one spooled upload (the ingest is synchronous: it runs in a thread)."""
-        await asyncio.to_thread(run_upload, conninfo, upload_id, Path(path), content_sha256)
+        await asyncio.to_thread(run_upload, conninfo, upload_id, Path(path), content_sha256,
+                                partitioning)
+
+    # Large uploads spill next to the spooled files: on the data disk, not in a tmpfs.
+    partitioning = Partitioning.from_settings(settings, spill_dir=spool_root(settings))
 
     return app
 
@@ -189,7 +194,8 @@ class ProgressWriter:
             self._conn = None
 
 
-def run_upload(conninfo: str, upload_id: int, path: Path, content_sha256: str | None) -> str:
+def run_upload(conninfo: str, upload_id: int, path: Path, content_sha256: str | None,
+               partitioning: Partitioning = DEFAULT_PARTITIONING) -> str:
     """Process one queued upload; returns its final status ('completed', 'failed') or
     'skipped' when the job no longer matches a pending upload. A rejected file is an answer,
     not an error: the upload row says 'failed' with the reason and nothing was stored.
@@ -225,7 +231,7 @@ def run_upload(conninfo: str, upload_id: int, path: Path, content_sha256: str | 
             try:
                 result = ingest_file(conn, path, options, filename=row["filename"],
                                      upload_id=upload_id, content_sha256=row["content_sha256"],
-                                     progress=progress)
+                                     progress=progress, partitioning=partitioning)
             except UploadRejected as exc:
                 log.info("upload rejected", extra={"upload_id": upload_id, "kind": exc.kind})
                 metrics.UPLOADS.labels(status="failed").inc()

@@ -32,7 +32,14 @@ class Settings(BaseSettings):
     future_tolerance_s: float = 86400.0
     max_upload_bytes: int = 2 * 1024**3
     cache_ttl_s: int = 3600
-    chunk_bytes: int = 16 * 1024**2
+    chunk_bytes: int = Field(default=16 * 1024**2, ge=64 * 1024,
+                             description="Block size of the streaming CSV reader.")
+    # A larger file is hashed by person into parts spilled to disk and processed one part at
+    # a time: an upload's memory is then bounded by `part_rows`, not by the file.
+    spill_above_bytes: int = Field(default=128 * 1024**2, ge=0,
+                                   description="Files above this size are processed in parts.")
+    part_rows: int = Field(default=1_000_000, ge=1000,
+                           description="About this many rows per part of a large file.")
     run_worker: bool = Field(default=True, description="Process uploads inside `dwell serve`.")
     worker_concurrency: int = 2
     pool_size: int = 20

@@ -16,7 +16,7 @@ import psycopg
 import pytest
 from conftest import serve_app
 
-from dwell import jobs
+from dwell import jobs, synth
 from dwell.store.migrations import migrate
 from dwell.store.server import scratch_database, with_dbname
 
@@ -94,6 +94,23 @@ def test_upload_is_accepted_at_once_and_processed_in_the_background(api, clean_d
         assert done["rows_processed"] == expected["quality"]["total_rows"]
         assert done["quality"] == expected["quality"]
         assert total_events(client) == expected["kpis"]["total_events"]
+
+
+def test_a_large_upload_is_processed_in_parts_with_the_same_numbers(clean_database_url,
+                                                                    tmp_path):
+    """Above `spill_above_bytes` the worker spills the file by person into parts next to
+    the spool; the numbers equal `dwell analyze` of the whole file, and no part is left."""
+    path = tmp_path / "large.csv"
+    synth.write_csv(path, 5000, seed=3, messy=True, days=2)
+    spool = tmp_path / "uploads"
+    with serve_app(clean_database_url, spill_above_bytes=0, part_rows=1000, data_dir=tmp_path,
+                   upload_dir=spool) as live, httpx.Client(base_url=live.url, timeout=60) as client:
+        done = wait_until_done(client, post_file(client, path.read_bytes(), path.name).json()["id"])
+        assert done["status"] == "completed", done
+        expected = analyze_json(clean_database_url, path)
+        assert done["quality"] == expected["quality"]
+        assert client.get("/api/v1/analytics/kpis").json() == expected["kpis"]
+        assert spooled_files(spool) == []
 
 
 def test_same_file_uploaded_twice_answers_with_the_earlier_upload(api):

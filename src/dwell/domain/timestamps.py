@@ -34,6 +34,7 @@ class ParsedTimestamps:
     ambiguous_dates: bool = False  # a/b/YYYY dates present and the file could not tell
     # What the a/b/YYYY rows showed: a first field above 12 (day-first), a second (month-first)
     evidence: tuple[bool, bool] = (False, False)
+    first_rows: list[int] = field(default_factory=list)  # where each of `layouts` first occurs
 
 
 # --------------------------------------------------------------------------------------------
@@ -625,9 +626,10 @@ def parse_timestamps(values: pa.Array, *, source_tz: str = "UTC", dayfirst: bool
     names = [timestamp_format] if timestamp_format is not None else _BUILTIN_NAMES
     lid = np.where(out.valid, out.layout_id, -1)
     present = np.flatnonzero(np.bincount(lid + 1, minlength=1)[1:])
-    present = sorted(present, key=lambda i: int(np.argmax(lid == i)))
+    first = {int(i): int(np.argmax(lid == i)) for i in present}
+    present = sorted(first, key=first.__getitem__)
     return ParsedTimestamps(out.ts, out.valid, [names[i] for i in present], decided, ambiguous,
-                            evidence)
+                            evidence, [first[i] for i in present])
 
 
 def decide_day_first(evidence: tuple[bool, bool], dayfirst: bool | None) -> tuple[bool, bool]:

@@ -46,6 +46,7 @@ class RowChecks:
     ambiguous_dates: bool
     dayfirst: bool | None = None               # the a/b/YYYY decision (None: no such dates)
     evidence: tuple[bool, bool] = (False, False)  # see ParsedTimestamps.evidence
+    layout_rows: list[int] = field(default_factory=list)  # the first row of each of `layouts`
 
     @property
     def ok(self) -> np.ndarray:
@@ -95,8 +96,9 @@ def check_rows(table: pa.Table, *, source_tz: str, dayfirst: bool | None,
     flag(out_of_range, RowError.TIMESTAMP_OUT_OF_RANGE, "timestamp")
 
     kind = normalize_event_types(table.column("event_type"))
+    layout_rows = np.flatnonzero(candidates)[parsed.first_rows].tolist()
     return RowChecks(error, column, ts_ms, kind, missing_per_column, parsed.layouts,
-                     parsed.ambiguous_dates, parsed.dayfirst, parsed.evidence)
+                     parsed.ambiguous_dates, parsed.dayfirst, parsed.evidence, layout_rows)
 
 
 def _as_bool(values: pa.Array | pa.ChunkedArray) -> np.ndarray:

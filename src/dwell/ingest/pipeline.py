@@ -37,7 +37,7 @@ from dwell.domain.validate import (
 from dwell.domain.vocabulary import EventKind
 from dwell.ingest.errors import UploadRejected
 from dwell.ingest.reader import FileLayout, MalformedRow, RawRows, iter_chunks, read_rows, sniff
-from dwell.ingest.spill import Partitioning, Spill
+from dwell.ingest.spill import DEFAULT_PARTITIONING, Partitioning, Spill
 from dwell.store import uploads
 from dwell.store.bulk import allocate_ids, copy_in, copy_out, indexes_built_after
 
@@ -138,7 +138,7 @@ def ingest_file(conn: psycopg.Connection, path: Path, options: IngestOptions = I
                 *, filename: str | None = None, upload_id: int | None = None,
                 content_sha256: str | None = None,
                 progress: ProgressCallback | None = None,
-                partitioning: Partitioning = Partitioning()) -> IngestResult:
+                partitioning: Partitioning = DEFAULT_PARTITIONING) -> IngestResult:
     """Load one file. Raises `UploadRejected` for a file-level error (nothing stored).
 
     A file larger than `partitioning.spill_above_bytes` is first spilled to disk in hash
@@ -154,13 +154,15 @@ def ingest_file(conn: psycopg.Connection, path: Path, options: IngestOptions = I
     uploads.mark_processing(conn, upload_id)
     try:
         layout = sniff(path)
-        if partitioning.spills(path.stat().st_size, layout.compressed):
-            with Spill(layout, partitioning.buckets) as spill:
+        size = path.stat().st_size
+        if partitioning.spills(size, layout.compressed):
+            buckets = partitioning.buckets_for(size, layout.compressed)
+            with Spill(layout, buckets, partitioning.spill_dir) as spill:
                 source = _spilled(path, spill, options, partitioning, report_progress)
                 quality, stored, sessions = _store(conn, upload_id, name, source, options,
                                                    report_progress)
         else:
-            source = _whole(path, layout, report_progress)
+            source = _whole(path, layout, partitioning.block_bytes, report_progress)
             quality, stored, sessions = _store(conn, upload_id, name, source, options,
                                                report_progress)
     except UploadRejected as exc:
@@ -198,9 +200,11 @@ def _no_rows(path: Path) -> UploadRejected:
     return UploadRejected("no_data_rows", f"{path.name} has a header but no data rows.")
 
 
-def _whole(path: Path, layout: FileLayout, report_progress: ProgressCallback) -> _Source:
+def _whole(path: Path, layout: FileLayout, block_bytes: int,
+           report_progress: ProgressCallback) -> _Source:
     """A file small enough to hold: one part, read at once."""
-    raw = read_rows(path, layout, on_bytes=_on_bytes(path, layout, 0.6, report_progress))
+    raw = read_rows(path, layout, block_bytes=block_bytes,
+                    on_bytes=_on_bytes(path, layout, 0.6, report_progress))
     if raw.table.num_rows == 0 and not raw.malformed:
         raise _no_rows(path)
     part = RawRows(layout, raw.table, raw.lines)
@@ -217,7 +221,8 @@ def _spilled(path: Path, spill: Spill, options: IngestOptions, partitioning: Par
     seeks_evidence = options.dayfirst is None and options.timestamp_format is None
     has_slash_dates, evidence_df, evidence_mf = False, False, False
     on_bytes = _on_bytes(path, layout, 0.3, report_progress)
-    for chunk in iter_chunks(path, layout, on_bytes=on_bytes):
+    for chunk in iter_chunks(path, layout, block_bytes=partitioning.block_bytes,
+                             on_bytes=on_bytes):
         malformed.extend(chunk.malformed)
         spill.add(chunk)
         if seeks_evidence and not evidence_df and chunk.table.num_rows and pc.any(
@@ -292,16 +297,20 @@ def _file_quality(name: str, source: _Source) -> QualityReport:
     return report
 
 
-def _part_quality(report: QualityReport, raw: RawRows, checks: RowChecks) -> None:
-    """Add one part's row counts, issues, samples, layouts and time range to the report."""
+def _part_quality(report: QualityReport, raw: RawRows, checks: RowChecks,
+                  layout_lines: dict[str, int]) -> None:
+    """Add one part's row counts, issues, samples and time range to the report, and the
+    first line of each timestamp layout to `layout_lines`."""
     rejected = int((~checks.ok).sum())
     report.total_rows += raw.table.num_rows
     report.rejected_rows += rejected
     report.valid_rows += raw.table.num_rows - rejected
     for column in report.missing_values:
         report.missing_values[column] += checks.missing_per_column.get(column, 0)
-    layouts = report.detected["timestamp_layouts"]
-    layouts.extend(name for name in checks.layouts if name not in layouts)
+    for name, row in zip(checks.layouts, checks.layout_rows):
+        line = int(raw.lines[row])
+        if layout_lines.get(name, line) >= line:
+            layout_lines[name] = line
     for error in RowError:
         if error is RowError.NONE:
             continue
@@ -331,7 +340,7 @@ def _part_quality(report: QualityReport, raw: RawRows, checks: RowChecks) -> Non
 
 
 def _ms(iso: str) -> float:
-    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+    return datetime.fromisoformat(iso).timestamp()
 
 
 def _issue_values(raw: RawRows, checks: RowChecks, rows: np.ndarray, error: RowError) -> list[str]:
@@ -432,15 +441,19 @@ class _PartProgress:
 
 def _checked_parts(source: _Source, options: IngestOptions, quality: QualityReport,
                    progress: _PartProgress) -> Iterator[_Part]:
-    """Each part loaded and checked, its quality added to the report, when it is needed."""
+    """Each part loaded and checked, its quality added to the report, when it is needed.
+    The report lists the timestamp layouts in the order the file first uses them."""
+    layout_lines: dict[str, int] = {}
     for load in source.parts:
         raw = load()
         progress("checking", raw.table.num_rows, 0.0)
         checks = _check(raw, options, source.dayfirst)
-        _part_quality(quality, raw, checks)
+        _part_quality(quality, raw, checks, layout_lines)
+        quality.detected["timestamp_layouts"] = sorted(layout_lines, key=layout_lines.__getitem__)
         events, attribute_texts = _events(raw, checks)
         yield _Part(raw, checks, events, attribute_texts)
         progress.done += raw.table.num_rows
+        pa.default_memory_pool().release_unused()  # the part's pages, before the next part
 
 
 def _store(conn: psycopg.Connection, upload_id: int, name: str, source: _Source,
@@ -472,10 +485,10 @@ def _store(conn: psycopg.Connection, upload_id: int, name: str, source: _Source,
         _store_malformed(conn, upload_id, source.malformed)
         if ambiguous:
             quality.add_issue("ambiguous_dates", 1, [])
-        for name in source.layout.attributes:
+        for attribute in source.layout.attributes:
             conn.execute(
                 "INSERT INTO attributes (name, first_upload_id) VALUES (%s, %s)"
-                " ON CONFLICT (name) DO NOTHING", (name, upload_id),
+                " ON CONFLICT (name) DO NOTHING", (attribute, upload_id),
             )
         conn.execute("UPDATE data_version SET version = version + 1")
         uploads.mark_completed(conn, upload_id, quality.as_dict(), quality.total_rows)

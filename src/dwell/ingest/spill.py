@@ -9,16 +9,20 @@ number of rows.
 
 from __future__ import annotations
 
+import math
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Self
 
 import numpy as np
 import pyarrow as pa
 
 from dwell.ingest.reader import FileLayout, RawRows
+from dwell.settings import Settings
 
 LINE = "__line"
+BYTES_PER_ROW = 40  # a short row of camera events, to estimate rows from bytes
 # Odd 64-bit multipliers by position in the string (mod 64): any fixed function of the
 # bytes would do, as long as equal strings land in the same bucket.
 _WEIGHTS = np.random.default_rng(0x6477656C6C).integers(1, 2**63, size=64, dtype=np.uint64) | 1
@@ -26,14 +30,35 @@ _WEIGHTS = np.random.default_rng(0x6477656C6C).integers(1, 2**63, size=64, dtype
 
 @dataclass(frozen=True)
 class Partitioning:
-    """When a file is processed in parts, and how large the parts are."""
+    """How a file is cut: blocks as it is read, and parts of persons when it is too large
+    to process whole (settings `spill_above_bytes`, `part_rows`, `chunk_bytes`)."""
 
     spill_above_bytes: int = 128 * 1024**2   # on-disk size; a gzip file counts 4x
     part_rows: int = 1_000_000
     buckets: int = 64
+    block_bytes: int = 16 * 1024**2
+    spill_dir: Path | None = None            # None: the system's temporary directory
+
+    @classmethod
+    def from_settings(cls, settings: Settings, spill_dir: Path | None = None) -> Partitioning:
+        return cls(spill_above_bytes=settings.spill_above_bytes, part_rows=settings.part_rows,
+                   block_bytes=settings.chunk_bytes, spill_dir=spill_dir)
 
     def spills(self, size_bytes: int, compressed: bool) -> bool:
-        return size_bytes * (4 if compressed else 1) > self.spill_above_bytes
+        return _text_bytes(size_bytes, compressed) > self.spill_above_bytes
+
+    def buckets_for(self, size_bytes: int, compressed: bool) -> int:
+        """At least `buckets`, and about four per part the file will make, so that no
+        bucket (which a part never splits) outgrows a part; at most 512 open files."""
+        parts = math.ceil(_text_bytes(size_bytes, compressed) / BYTES_PER_ROW / self.part_rows)
+        return min(max(self.buckets, 4 * parts), 512)
+
+
+def _text_bytes(size_bytes: int, compressed: bool) -> int:
+    return size_bytes * (4 if compressed else 1)
+
+
+DEFAULT_PARTITIONING = Partitioning()
 
 
 def person_buckets(values: pa.Array | pa.ChunkedArray, buckets: int) -> np.ndarray:
@@ -120,7 +145,7 @@ class Spill:
         self.finish()
         self._dir.cleanup()
 
-    def __enter__(self) -> Spill:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *_: object) -> None:
