@@ -51,6 +51,31 @@ def test_bad_filters_answer_422_naming_the_parameter(api):
         assert not_a_date.json()["error"]["parameter"] == "start"
 
 
+def test_framework_errors_keep_the_error_shape_and_their_headers(api):
+    with httpx.Client(base_url=api.url) as client:
+        wrong_method = client.request("TRACE", "/api/v1/analytics/kpis")
+        assert wrong_method.status_code == 405
+        assert wrong_method.headers["allow"] == "GET"  # RFC 9110: a 405 lists what is allowed
+        assert wrong_method.json()["error"]["kind"] == "method_not_allowed"
+        not_json = client.post("/api/v1/keys", content=b"J\xff{",
+                               headers={"content-type": "application/json"})
+        assert not_json.status_code == 400
+        assert not_json.json()["error"]["kind"] == "malformed_body"
+
+
+def test_a_nul_character_in_any_parameter_answers_422_naming_it(api):
+    with httpx.Client(base_url=api.url) as client:
+        for path, params in [("/api/v1/analytics/report", {"camera_id": "CAM\x00"}),
+                             ("/api/v1/analytics/kpis", {"person_id": ["P1", "P\x002"]}),
+                             ("/api/v1/analytics/demographics", {"attribute": "age\x00"}),
+                             ("/api/v1/events", {"cursor": "\x00"}),
+                             ("/api/v1/persons/P%001", {})]:
+            answer = client.get(path, params=params)
+            assert answer.status_code == 422, (path, answer.text)
+            expected = next(iter(params), "person_id")
+            assert answer.json()["error"]["parameter"] == expected
+
+
 def test_the_dashboard_is_served_at_the_root(api):
     with httpx.Client(base_url=api.url) as client:
         page = client.get("/")

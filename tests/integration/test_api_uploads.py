@@ -17,6 +17,7 @@ import pytest
 from conftest import serve_app
 
 from dwell import jobs, synth
+from dwell.store import records
 from dwell.store.migrations import migrate
 from dwell.store.server import scratch_database, with_dbname
 
@@ -224,6 +225,23 @@ def test_bad_options_and_bodies_are_refused_naming_the_problem(api, tmp_path):
         assert wait_until_done(client, options.json()["id"])["status"] == "completed"
 
 
+def test_a_file_name_outside_latin_1_is_kept_and_a_nul_in_an_option_refused(api):
+    """Browsers send UTF-8 file names raw in the part's Content-Disposition."""
+    content = one_visit_file("P1")
+    boundary = "dwellboundary"
+    body = (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
+            f'filename="caméra-東京-\U0001F4F7.csv"\r\nContent-Type: text/csv\r\n\r\n').encode()
+    body += content + f"\r\n--{boundary}--\r\n".encode()
+    with httpx.Client(base_url=api.url, timeout=60) as client:
+        accepted = client.post("/api/v1/uploads", content=body, headers={
+            "content-type": f"multipart/form-data; boundary={boundary}"})
+        assert accepted.status_code == 202, accepted.text
+        assert accepted.json()["filename"] == "caméra-東京-\U0001F4F7.csv"
+        assert wait_until_done(client, accepted.json()["id"])["status"] == "completed"
+        nul = post_file(client, content, source_tz="UTC\x00")
+        assert nul.status_code == 422 and nul.json()["error"]["parameter"] == "source_tz"
+
+
 def test_unknown_upload_answers_404(api):
     with httpx.Client(base_url=api.url) as client:
         assert client.get("/api/v1/uploads/999").json()["error"]["kind"] == "not_found"
@@ -332,6 +350,15 @@ def test_pages_of_rejected_rows_follow_the_lines(api):
                                  params={"limit": 1}).json()["next_cursor"]
         wrong_list = client.get("/api/v1/uploads", params={"cursor": rows_cursor})
         assert wrong_list.status_code == 422
+        assert "another listing" in wrong_list.json()["error"]["message"]
+        other_upload = client.get(f"/api/v1/uploads/{upload_id + 1}/rejected-rows",
+                                  params={"cursor": rows_cursor})
+        assert other_upload.status_code == 422  # a cursor belongs to its upload's rows
+        huge = records.encode_cursor(f"rejected_rows:{upload_id}", [2**70])
+        out_of_range = client.get(f"/api/v1/uploads/{upload_id}/rejected-rows",
+                                  params={"cursor": huge})
+        assert out_of_range.status_code == 422
+        assert out_of_range.json()["error"]["parameter"] == "cursor"
 
 
 def test_upload_left_queued_without_a_job_is_marked_failed(api, clean_database_url):

@@ -9,13 +9,13 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import ExitStack, asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dwell import __version__, metrics
-from dwell.api import errors
+from dwell.api import deps, errors
 from dwell.api.services import Services
 from dwell.cache import AnalyticsCache, CacheBackend, PostgresCache, RedisCache
 from dwell.settings import Settings, get_settings
@@ -131,7 +131,8 @@ def create_app(settings: Settings | None = None, *, conninfo: str | None = None,
                     await backend.close()
 
     app = FastAPI(title="dwell", version=__version__, description=DESCRIPTION,
-                  lifespan=lifespan, docs_url="/docs", openapi_url="/openapi.json")
+                  lifespan=lifespan, docs_url="/docs", openapi_url="/openapi.json",
+                  dependencies=[Depends(deps.reject_nul)])
     errors.install(app)
 
     app.add_middleware(Observe)

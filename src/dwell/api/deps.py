@@ -41,6 +41,14 @@ def get_conn(services: Annotated[Services, Depends(get_services)]) -> Iterator[p
         yield conn
 
 
+async def reject_nul(request: Request) -> None:
+    """A NUL character is never part of an id, a name or a cursor, and PostgreSQL text
+    cannot hold one: a parameter with one is invalid (422), not a server error."""
+    for name, value in (*request.path_params.items(), *request.query_params.multi_items()):
+        if "\x00" in str(value):
+            raise bad_parameter(name, f"{name}: must not contain a NUL character")
+
+
 def check_tz(name: str, parameter: str = "tz") -> str:
     try:
         ZoneInfo(name)

@@ -73,8 +73,12 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        kind = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return JSONResponse(_body(kind, str(exc.detail)), status_code=exc.status_code)
+        # The framework's own errors: an unknown path, a method the path does not take (its
+        # Allow header kept, RFC 9110), a JSON body that does not parse.
+        kind = {400: "malformed_body", 404: "not_found",
+                405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return JSONResponse(_body(kind, str(exc.detail)), status_code=exc.status_code,
+                            headers=exc.headers)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:

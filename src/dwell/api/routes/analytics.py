@@ -17,7 +17,7 @@ from dwell import analytics
 from dwell.analytics import charts
 from dwell.analytics.filters import Filters
 from dwell.api.deps import accepts_gzip, filter_params, get_filters, get_services
-from dwell.api.errors import ERROR_RESPONSES, ApiError, bad_parameter
+from dwell.api.errors import ERROR_RESPONSES, ApiError, ErrorBody, bad_parameter
 from dwell.api.models import Bucket, CameraStats, Chart, Group, Kpis, OccupancyBucket, RepeatVisitors, Report
 from dwell.api.security import require
 from dwell.api.services import Services
@@ -123,7 +123,8 @@ async def demographics(services: Svc, filters: Flt, gzip_ok: Gzip,
                         lambda c: analytics.demographics(c, filters, attribute), gzip_ok)
 
 
-@router.get("/charts/{name}", response_model=Chart, summary="Chart-ready labels and series")
+@router.get("/charts/{name}", response_model=Chart, summary="Chart-ready labels and series",
+            responses={404: {"model": ErrorBody, "description": "No chart has this name."}})
 async def chart(services: Svc, filters: Flt, gzip_ok: Gzip,
                 name: Annotated[str, Path(description=f"One of: {', '.join(charts.CHARTS)}")],
                 interval: Interval = "day",

@@ -62,7 +62,8 @@ def list_keys(conn: Conn) -> list[ApiKey]:
     return [ApiKey.of(info) for info in auth.list_keys(conn)]
 
 
-@router.post("", response_model=CreatedKey, status_code=201, summary="Create a key")
+@router.post("", response_model=CreatedKey, status_code=201, summary="Create a key",
+             responses={400: {"model": ErrorBody, "description": "The body is not JSON."}})
 def create_key(body: NewKey, conn: Conn, services: Svc, response: Response) -> CreatedKey:
     """Answers with the secret, once. Store it now: it cannot be shown again."""
     info, secret = auth.create_key(conn, body.role, body.name)

@@ -9,8 +9,6 @@ in a job (`dwell.jobs`), so the POST answers 202 at once.
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import hashlib
 import math
 import re
@@ -36,7 +34,7 @@ from dwell.api.security import require
 from dwell.api.services import Services
 from dwell.api.upload_models import RejectedRowPage, Upload, UploadPage
 from dwell.ingest.pipeline import IngestOptions
-from dwell.store import uploads
+from dwell.store import records, uploads
 
 router = APIRouter(prefix="/api/v1/uploads", tags=["uploads"], responses=ERROR_RESPONSES)
 
@@ -180,7 +178,7 @@ class _FormStream:
         self.pending = bytearray()
         self.hasher = hashlib.sha256()
         self._handle: IO[bytes] | None = None
-        self._headers: dict[str, str] = {}
+        self._headers: dict[str, bytes] = {}
         self._header_field = bytearray()
         self._header_value = bytearray()
         self._part: str | None = None        # "file", an option name, or None
@@ -206,12 +204,12 @@ class _FormStream:
 
     def _header_end(self) -> None:
         name = self._header_field.decode("latin-1").strip().lower()
-        self._headers[name] = self._header_value.decode("utf-8", errors="replace")
+        self._headers[name] = bytes(self._header_value)  # raw: filenames may be UTF-8
         self._header_field.clear()
         self._header_value.clear()
 
     def _headers_finished(self) -> None:
-        _, params = parse_options_header(self._headers.get("content-disposition", ""))
+        _, params = parse_options_header(self._headers.get("content-disposition", b""))
         name = params.get(b"name", b"").decode("utf-8", errors="replace")
         if name == "file":
             if self.path is not None:
@@ -390,22 +388,19 @@ def not_found(upload_id: int) -> ApiError:
     return ApiError(404, "not_found", f"There is no upload {upload_id}.")
 
 
-def encode_cursor(kind: str, key: int) -> str:
-    return base64.urlsafe_b64encode(f"{kind}:{key}".encode()).decode().rstrip("=")
-
-
 def decode_cursor(kind: str, cursor: str | None) -> int | None:
+    """The integer sort key in a cursor of listing `kind` (the records' cursor format)."""
     if not cursor:
         return None
     try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        found_kind, key = text.split(":", 1)
-        if found_kind == kind:
-            return int(key)
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        pass
-    raise bad_parameter("cursor", "cursor: not a cursor of this list (pass `next_cursor` "
-                                  "of the previous page as is)")
+        key = records.decode_cursor(kind, cursor)
+    except records.InvalidCursor as exc:
+        raise bad_parameter("cursor", f"cursor: {exc}") from None
+    if (len(key) != 1 or not isinstance(key[0], int) or isinstance(key[0], bool)
+            or not -(2**63) <= key[0] < 2**63):
+        raise bad_parameter("cursor", "cursor: the cursor does not hold a sort key of this "
+                                      "listing")
+    return key[0]
 
 
 def page(rows: list[Any], limit: int, kind: str, key: str) -> tuple[list[Any], str | None]:
@@ -413,7 +408,7 @@ def page(rows: list[Any], limit: int, kind: str, key: str) -> tuple[list[Any], s
     if len(rows) <= limit:
         return rows, None
     rows = rows[:limit]
-    return rows, encode_cursor(kind, int(rows[-1][key]))
+    return rows, records.encode_cursor(kind, [int(rows[-1][key])])
 
 
 # --- endpoints ---------------------------------------------------------------------------
@@ -478,11 +473,11 @@ def list_uploads(
     status: Annotated[Literal["queued", "processing", "completed", "failed"] | None,
                       Query(description="Only uploads with this status.")] = None,
 ) -> dict[str, Any]:
-    after = decode_cursor("u", cursor)
+    after = decode_cursor("uploads", cursor)
     with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(LIST_UPLOADS_SQL, {"after": after, "status": status,
                                               "limit": limit + 1}).fetchall()
-    rows, next_cursor = page(rows, limit, "u", "id")
+    rows, next_cursor = page(rows, limit, "uploads", "id")
     return {"items": [upload_resource(row) for row in rows], "next_cursor": next_cursor}
 
 
@@ -505,11 +500,11 @@ def rejected_rows(
     reason: Annotated[str | None, Query(description="Only rows rejected for this reason.",
                                         examples=["invalid_timestamp"])] = None,
 ) -> dict[str, Any]:
-    after = decode_cursor("r", cursor)
+    after = decode_cursor(f"rejected_rows:{upload_id}", cursor)
     if conn.execute("SELECT 1 FROM uploads WHERE id = %s", (upload_id,)).fetchone() is None:
         raise not_found(upload_id)
     with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(REJECTED_ROWS_SQL, {"id": upload_id, "after": after, "reason": reason,
                                                "limit": limit + 1}).fetchall()
-    rows, next_cursor = page(rows, limit, "r", "line")
+    rows, next_cursor = page(rows, limit, f"rejected_rows:{upload_id}", "line")
     return {"items": rows, "next_cursor": next_cursor}
