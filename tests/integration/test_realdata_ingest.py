@@ -8,13 +8,18 @@ from realdata import expected_dwell_s, realdata_events_csv, require_realdata
 from dwell import analytics
 from dwell.analytics.filters import Filters
 from dwell.ingest.pipeline import ingest_file
+from dwell.ingest.spill import Partitioning
 
 
-def test_dwell_of_every_real_pedestrian_matches_the_annotated_track(conn, tmp_path):
+@pytest.mark.parametrize("partitioning", [Partitioning(),
+                                          Partitioning(spill_above_bytes=0, part_rows=100)],
+                         ids=["whole", "in parts"])
+def test_dwell_of_every_real_pedestrian_matches_the_annotated_track(conn, tmp_path,
+                                                                    partitioning):
     require_realdata()
     path = tmp_path / "pedestrians.csv"
     path.write_text(realdata_events_csv())
-    result = ingest_file(conn, path)
+    result = ingest_file(conn, path, partitioning=partitioning)
     expected = expected_dwell_s()
     assert result.quality.rejected_rows == 0
     rows = conn.execute(
