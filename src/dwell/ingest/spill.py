@@ -23,6 +23,7 @@ from dwell.settings import Settings
 
 LINE = "__line"
 BYTES_PER_ROW = 40  # a short row of camera events, to estimate rows from bytes
+MAX_BUCKETS = 256   # open files of one spill, well under the usual limit of 1024
 # Odd 64-bit multipliers by position in the string (mod 64): any fixed function of the
 # bytes would do, as long as equal strings land in the same bucket.
 _WEIGHTS = np.random.default_rng(0x6477656C6C).integers(1, 2**63, size=64, dtype=np.uint64) | 1
@@ -49,9 +50,10 @@ class Partitioning:
 
     def buckets_for(self, size_bytes: int, compressed: bool) -> int:
         """At least `buckets`, and about four per part the file will make, so that no
-        bucket (which a part never splits) outgrows a part; at most 512 open files."""
+        bucket (which a part never splits) outgrows a part. At most MAX_BUCKETS files are
+        open at once: enough for a default part of a million rows up to about 2.5 GB."""
         parts = math.ceil(_text_bytes(size_bytes, compressed) / BYTES_PER_ROW / self.part_rows)
-        return min(max(self.buckets, 4 * parts), 512)
+        return min(max(self.buckets, 4 * parts), MAX_BUCKETS)
 
 
 def _text_bytes(size_bytes: int, compressed: bool) -> int:
