@@ -152,17 +152,18 @@ def ingest_file(conn: psycopg.Connection, path: Path, options: IngestOptions = I
     if upload_id is None:
         upload_id = uploads.create(conn, name, path.stat().st_size, content_sha256, options.as_dict())
     uploads.mark_processing(conn, upload_id)
+    now_ms = int(time.time() * 1000)  # one "now" for the future-tolerance check of every part
     try:
         layout = sniff(path)
         size = path.stat().st_size
         if partitioning.spills(size, layout.compressed):
             buckets = partitioning.buckets_for(size, layout.compressed)
             with Spill(layout, buckets, partitioning.spill_dir) as spill:
-                source = _spilled(path, spill, options, partitioning, report_progress)
+                source = _spilled(path, spill, options, partitioning, now_ms, report_progress)
                 quality, stored, sessions = _store(conn, upload_id, name, source, options,
                                                    report_progress)
         else:
-            source = _whole(path, layout, partitioning.block_bytes, report_progress)
+            source = _whole(path, layout, partitioning.block_bytes, now_ms, report_progress)
             quality, stored, sessions = _store(conn, upload_id, name, source, options,
                                                report_progress)
     except UploadRejected as exc:
@@ -192,6 +193,7 @@ class _Source:
     malformed: list[MalformedRow]          # rows that did not parse, stored once
     parts: list[Callable[[], RawRows]]     # each loads one part's rows, in line order
     dayfirst: bool | None                  # the a/b/YYYY decision for every part
+    now_ms: int                            # the upload's "now" for out-of-range checks
     ambiguous_dates: bool | None = None    # decided for the whole file (None: by the part)
     progress_from: float = 0.6             # the fraction of the upload done once read
 
@@ -200,7 +202,7 @@ def _no_rows(path: Path) -> UploadRejected:
     return UploadRejected("no_data_rows", f"{path.name} has a header but no data rows.")
 
 
-def _whole(path: Path, layout: FileLayout, block_bytes: int,
+def _whole(path: Path, layout: FileLayout, block_bytes: int, now_ms: int,
            report_progress: ProgressCallback) -> _Source:
     """A file small enough to hold: one part, read at once."""
     raw = read_rows(path, layout, block_bytes=block_bytes,
@@ -208,11 +210,12 @@ def _whole(path: Path, layout: FileLayout, block_bytes: int,
     if raw.table.num_rows == 0 and not raw.malformed:
         raise _no_rows(path)
     part = RawRows(layout, raw.table, raw.lines)
-    return _Source(layout, raw.table.num_rows, raw.malformed, [lambda: part], dayfirst=None)
+    return _Source(layout, raw.table.num_rows, raw.malformed, [lambda: part], dayfirst=None,
+                   now_ms=now_ms)
 
 
 def _spilled(path: Path, spill: Spill, options: IngestOptions, partitioning: Partitioning,
-             report_progress: ProgressCallback) -> _Source:
+             now_ms: int, report_progress: ProgressCallback) -> _Source:
     """Stream the file into the spill's buckets, gathering what must be known file-wide:
     the rows that did not parse, and the day-first evidence of a/b/YYYY dates (so that
     every part reads them the same way)."""
@@ -227,7 +230,7 @@ def _spilled(path: Path, spill: Spill, options: IngestOptions, partitioning: Par
         spill.add(chunk)
         if seeks_evidence and not evidence_df and chunk.table.num_rows and pc.any(
                 pc.match_substring(chunk.table.column("timestamp"), "/")).as_py():
-            checks = _check(chunk, options, dayfirst=None)
+            checks = _check(chunk, options, None, now_ms)
             if checks.dayfirst is not None:
                 has_slash_dates = True
                 evidence_df |= checks.evidence[0]
@@ -240,7 +243,8 @@ def _spilled(path: Path, spill: Spill, options: IngestOptions, partitioning: Par
     if has_slash_dates:
         dayfirst, ambiguous = decide_day_first((evidence_df, evidence_mf), None)
     parts = [lambda part=part: spill.read(part) for part in spill.parts(partitioning.part_rows)]
-    return _Source(layout, rows, malformed, parts, dayfirst, ambiguous, progress_from=0.3)
+    return _Source(layout, rows, malformed, parts, dayfirst, now_ms, ambiguous,
+                   progress_from=0.3)
 
 
 def _on_bytes(path: Path, layout: FileLayout, share: float,
@@ -259,11 +263,12 @@ def _on_bytes(path: Path, layout: FileLayout, share: float,
     return on_bytes
 
 
-def _check(raw: RawRows, options: IngestOptions, dayfirst: bool | None) -> RowChecks:
+def _check(raw: RawRows, options: IngestOptions, dayfirst: bool | None,
+           now_ms: int) -> RowChecks:
     return check_rows(
         raw.table, source_tz=options.source_tz,
         dayfirst=dayfirst if dayfirst is not None else options.dayfirst,
-        timestamp_format=options.timestamp_format, now_ms=int(time.time() * 1000),
+        timestamp_format=options.timestamp_format, now_ms=now_ms,
         future_tolerance_ms=int(options.future_tolerance_s * 1000),
     )
 
@@ -447,7 +452,7 @@ def _checked_parts(source: _Source, options: IngestOptions, quality: QualityRepo
     for load in source.parts:
         raw = load()
         progress("checking", raw.table.num_rows, 0.0)
-        checks = _check(raw, options, source.dayfirst)
+        checks = _check(raw, options, source.dayfirst, source.now_ms)
         _part_quality(quality, raw, checks, layout_lines)
         quality.detected["timestamp_layouts"] = sorted(layout_lines, key=layout_lines.__getitem__)
         events, attribute_texts = _events(raw, checks)
