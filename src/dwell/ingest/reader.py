@@ -260,6 +260,11 @@ def iter_chunks(path: Path, layout: FileLayout, *, block_bytes: int = 16 * 1024*
             ),
         )
         for batch in reader:
+            if batch.num_rows == 0:
+                # A block of only rows that did not parse. The parser may already have
+                # reported rows of later blocks too, so they wait for the next rows that do
+                # parse (or the end) to be numbered.
+                continue
             breaks = np.zeros(batch.num_rows, dtype=np.int64)
             for column in batch.columns:
                 breaks += pc.count_substring(column, "\n").to_numpy(zero_copy_only=False)
