@@ -103,6 +103,38 @@ def test_ambiguous_dates_are_flagged_once_for_a_file_in_parts(conn, tmp_path):
     assert parts_reports == whole_reports
 
 
+def test_unparsable_rows_and_line_breaks_keep_their_lines_in_small_blocks(conn, tmp_path):
+    """Rows that do not parse and quoted line breaks scattered over many tiny blocks: the
+    rejected rows and every event keep their physical lines, whole or in parts."""
+    rows = ["timestamp,person_id,camera_id,event_type,note"]
+    for i in range(300):
+        minute = f"2024-03-04T10:{i % 60:02d}:00Z"
+        if i % 7 == 3:
+            rows.append(f"{minute},p{i % 23},c1")                           # 3 fields
+        elif i % 11 == 5:
+            rows.append(f'{minute},p{i % 23},c1,entry,"two\nlines"')        # quoted break
+        else:
+            rows.append(f"{minute},p{i % 23},c{i % 3},{'entry' if i % 2 else 'exit'},n")
+    path = tmp_path / "scattered.csv"
+    path.write_text("\n".join(rows) + "\n")
+    results = {}
+    for name, partitioning in (("whole", Partitioning(block_bytes=256)),
+                               ("parts", Partitioning(spill_above_bytes=0, part_rows=40,
+                                                      buckets=8, block_bytes=256))):
+        conn.execute(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE")
+        report = ingest_file(conn, path, partitioning=partitioning).quality.as_dict()
+        results[name] = (snapshot(conn), report)
+    assert results["parts"] == results["whole"]
+    stored, report = results["whole"]
+    lines, line = [], 2
+    for i in range(300):
+        lines.append(line)
+        line += 2 if i % 7 != 3 and i % 11 == 5 else 1
+    assert sorted(r[1] for r in stored["rejected"]) == [lines[i] for i in range(300) if i % 7 == 3]
+    assert report["issues"]["malformed_row"] == len(stored["rejected"])
+    assert sorted(e[0] for e in stored["events"]) == [lines[i] for i in range(300) if i % 7 != 3]
+
+
 def test_a_file_of_only_malformed_rows_in_parts(conn, tmp_path):
     path = tmp_path / "broken.csv"
     path.write_text("timestamp,person_id,camera_id,event_type\na,b\nc,d\n")
