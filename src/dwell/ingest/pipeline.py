@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -302,10 +302,25 @@ def _file_quality(name: str, source: _Source) -> QualityReport:
     return report
 
 
-def _part_quality(report: QualityReport, raw: RawRows, checks: RowChecks,
-                  layout_lines: dict[str, int]) -> None:
-    """Add one part's row counts, issues, samples and time range to the report, and the
-    first line of each timestamp layout to `layout_lines`."""
+@dataclass
+class _Seen:
+    """What the parts have shown so far of the whole file: the first line of each timestamp
+    layout, and the first and last accepted instants."""
+
+    layout_lines: dict[str, int] = field(default_factory=dict)
+    first_ms: int | None = None
+    last_ms: int | None = None
+
+    def write(self, report: QualityReport) -> None:
+        report.detected["timestamp_layouts"] = sorted(self.layout_lines,
+                                                      key=self.layout_lines.__getitem__)
+        if self.first_ms is not None and self.last_ms is not None:
+            report.time_range = [iso_utc_ms(self.first_ms), iso_utc_ms(self.last_ms)]
+
+
+def _part_quality(report: QualityReport, raw: RawRows, checks: RowChecks, seen: _Seen) -> None:
+    """Add one part's row counts, issues and samples to the report, and its layouts and
+    instants to `seen`."""
     rejected = int((~checks.ok).sum())
     report.total_rows += raw.table.num_rows
     report.rejected_rows += rejected
@@ -314,8 +329,7 @@ def _part_quality(report: QualityReport, raw: RawRows, checks: RowChecks,
         report.missing_values[column] += checks.missing_per_column.get(column, 0)
     for name, row in zip(checks.layouts, checks.layout_rows):
         line = int(raw.lines[row])
-        if layout_lines.get(name, line) >= line:
-            layout_lines[name] = line
+        seen.layout_lines[name] = min(line, seen.layout_lines.get(name, line))
     for error in RowError:
         if error is RowError.NONE:
             continue
@@ -335,17 +349,9 @@ def _part_quality(report: QualityReport, raw: RawRows, checks: RowChecks,
                          issue_samples(raw.lines[first], np.asarray(values, dtype=object)))
     if checks.ok.any():
         ts = checks.ts_ms[checks.ok]
-        low, high = report.time_range
-        first_ts, last_ts = iso_utc_ms(int(ts.min())), iso_utc_ms(int(ts.max()))
-        # ISO instants in UTC with a fixed layout per precision: compare as instants
-        report.time_range = [
-            first_ts if low is None or _ms(first_ts) < _ms(low) else low,
-            last_ts if high is None or _ms(last_ts) > _ms(high) else high,
-        ]
-
-
-def _ms(iso: str) -> float:
-    return datetime.fromisoformat(iso).timestamp()
+        low, high = int(ts.min()), int(ts.max())
+        seen.first_ms = low if seen.first_ms is None else min(seen.first_ms, low)
+        seen.last_ms = high if seen.last_ms is None else max(seen.last_ms, high)
 
 
 def _issue_values(raw: RawRows, checks: RowChecks, rows: np.ndarray, error: RowError) -> list[str]:
@@ -448,13 +454,13 @@ def _checked_parts(source: _Source, options: IngestOptions, quality: QualityRepo
                    progress: _PartProgress) -> Iterator[_Part]:
     """Each part loaded and checked, its quality added to the report, when it is needed.
     The report lists the timestamp layouts in the order the file first uses them."""
-    layout_lines: dict[str, int] = {}
+    seen = _Seen()
     for load in source.parts:
         raw = load()
         progress("checking", raw.table.num_rows, 0.0)
         checks = _check(raw, options, source.dayfirst, source.now_ms)
-        _part_quality(quality, raw, checks, layout_lines)
-        quality.detected["timestamp_layouts"] = sorted(layout_lines, key=layout_lines.__getitem__)
+        _part_quality(quality, raw, checks, seen)
+        seen.write(quality)
         events, attribute_texts = _events(raw, checks)
         yield _Part(raw, checks, events, attribute_texts)
         progress.done += raw.table.num_rows

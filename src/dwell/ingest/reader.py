@@ -297,7 +297,10 @@ class _Position:
         last = records[-1] if len(records) else np.iinfo(np.int64).max
         taken = [row for row in invalid if row[0] <= last]
         del invalid[:len(taken)]
-        end = (int(last) + 1) if len(records) else max([self.next_record, *(n + 1 for n, _, _ in taken)])
+        if len(records):
+            end = int(last) + 1
+        else:  # the end of the file: only rows that did not parse are left
+            end = max([self.next_record, *(number + 1 for number, _, _ in taken)])
         breaks = np.zeros(end - self.next_record, dtype=np.int64)
         if len(records):
             breaks[records - self.next_record] = row_breaks

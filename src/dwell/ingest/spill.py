@@ -73,7 +73,8 @@ def person_buckets(values: pa.Array | pa.ChunkedArray, buckets: int) -> np.ndarr
     _, offsets_buffer, data_buffer = array.buffers()
     offsets = np.frombuffer(offsets_buffer, dtype=np.int64, count=n + 1, offset=array.offset * 8)
     lo, hi = int(offsets[0]), int(offsets[-1])
-    data = np.frombuffer(data_buffer, dtype=np.uint8)[lo:hi] if data_buffer else np.zeros(0, np.uint8)
+    data = (np.frombuffer(data_buffer, dtype=np.uint8)[lo:hi] if data_buffer
+            else np.zeros(0, np.uint8))
     starts, lengths = offsets[:-1] - lo, np.diff(offsets)
     position = np.arange(hi - lo, dtype=np.int64) - np.repeat(starts, lengths)
     mixed = np.append(data.astype(np.uint64) * _WEIGHTS[position % len(_WEIGHTS)], np.uint64(0))
