@@ -6,7 +6,7 @@ from typing import Any
 
 import psycopg
 
-from dwell.analytics import sql
+from dwell.analytics import hourly, sql
 from dwell.analytics.filters import Filters
 from dwell.analytics.formatting import count, iso_utc, seconds
 from dwell.analytics.occupancy import Occupancy, occupancy_sweep
@@ -52,5 +52,9 @@ def kpi_document(counts: dict[str, Any], swept: Occupancy) -> dict[str, Any]:
 
 def kpis(conn: psycopg.Connection, filters: Filters) -> dict[str, Any]:
     """Events, visitors, cameras, sessions by status, orphan exits, complete-dwell
-    statistics and peak occupancy for the filtered data."""
-    return kpi_document(kpi_counts(conn, filters), occupancy_sweep(conn, filters))
+    statistics and peak occupancy for the filtered data: from the hourly rollups when they
+    can answer, else from the events."""
+    answer = hourly.kpis(conn, filters)
+    if answer is None:
+        answer = kpi_counts(conn, filters), occupancy_sweep(conn, filters)
+    return kpi_document(*answer)

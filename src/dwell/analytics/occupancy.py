@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 import psycopg
@@ -33,7 +34,9 @@ def presence(filters: Filters) -> pgsql.Composable:
     return sql.fragment("presence", sessions_where=sql.sessions_where(filters))
 
 
-def _marks(intervals: Sequence[str], tz: str) -> pgsql.Composable:
+def marks(intervals: Sequence[str], tz: str) -> pgsql.Composable:
+    """The start of every bucket of `intervals` from the first event's to the last's, and
+    the end of the last: the instants that cut the sweep into cells."""
     if not intervals:
         return pgsql.SQL("SELECT NULL::timestamptz AS t WHERE false")
     return pgsql.SQL("\nUNION ALL\n").join(
@@ -49,16 +52,26 @@ def _marks(intervals: Sequence[str], tz: str) -> pgsql.Composable:
     )
 
 
-def _rollups(intervals: Sequence[str], tz: str) -> pgsql.Composable:
+def _rollups(intervals: Sequence[str], tz: str, fragment: str = "rollup") -> pgsql.Composable:
     return pgsql.SQL("\n").join(
         sql.fragment(
-            "rollup",
+            fragment,
             grain=pgsql.Literal(interval),
             start=sql.bucket_start(interval, tz, "k"),
             end=sql.bucket_end(interval, tz, "k"),
             cell_key=sql.bucket_key(interval, tz, "cell"),
         )
         for interval in intervals
+    )
+
+
+def _sweep(filters: Filters, intervals: Sequence[str], fragment: str = "rollup") -> pgsql.Composed:
+    return sql.query(
+        "occupancy_sweep",
+        events_where=sql.events_where(filters),
+        marks=marks(intervals, filters.tz),
+        presence=presence(filters),
+        rollups=_rollups(intervals, filters.tz, fragment),
     )
 
 
@@ -69,17 +82,10 @@ def occupancy_sweep(conn: psycopg.Connection, filters: Filters,
     sql.check_filters(filters)
     intervals = tuple(dict.fromkeys(sql.check_interval(i) for i in intervals))
     if not intervals:
-        return _peak(conn, filters)
-    statement = sql.query(
-        "occupancy_sweep",
-        events_where=sql.events_where(filters),
-        marks=_marks(intervals, filters.tz),
-        presence=presence(filters),
-        rollups=_rollups(intervals, filters.tz),
-    )
+        return peak_sweep(conn, filters)
     peak, peak_at = 0, None
     buckets: dict[str, dict[datetime, tuple[int, float]]] = {i: {} for i in intervals}
-    for row in sql.fetch_all(conn, statement, sql.filter_params(filters)):
+    for row in sql.fetch_all(conn, _sweep(filters, intervals), sql.filter_params(filters)):
         if row["grain"] == "all":
             peak = count(row["peak_occupancy"])
             peak_at = row["bucket"] if peak > 0 else None
@@ -89,7 +95,18 @@ def occupancy_sweep(conn: psycopg.Connection, filters: Filters,
     return Occupancy(peak=peak, peak_at=peak_at, buckets=buckets)
 
 
-def _peak(conn: psycopg.Connection, filters: Filters) -> Occupancy:
+def person_seconds(conn: psycopg.Connection, filters: Filters,
+                   interval: str) -> dict[datetime, tuple[int, Decimal]]:
+    """Per bucket of `interval`: the peak and the exact person-seconds present (not yet
+    divided by the bucket's length), for buckets that are summed from several sweeps."""
+    sql.check_filters(filters)
+    statement = _sweep(filters, (sql.check_interval(interval),), "rollup_person_s")
+    return {row["bucket"]: (count(row["peak_occupancy"]), row["mean_occupancy"])
+            for row in sql.fetch_all(conn, statement, sql.filter_params(filters))
+            if row["grain"] == interval}
+
+
+def peak_sweep(conn: psycopg.Connection, filters: Filters) -> Occupancy:
     """The overall peak alone: a sweep without buckets (a median 3.8 s instead of 5.2 s on a
     1.5 M-event store)."""
     statement = sql.query("peak_occupancy", presence=presence(filters))

@@ -106,6 +106,8 @@ class ZoneProfile:
 
     fixed_offset_s: int | None   # the zone's only UTC offset, if it never changes
     hour_phase_s: int            # offset modulo one hour (standard time's, if it changes)
+    whole_hours: bool = False    # every offset is whole hours: local hours, days and weeks
+                                 # begin on UTC hours
 
 
 @lru_cache(maxsize=256)
@@ -125,6 +127,7 @@ def zone_profile(tz: str) -> ZoneProfile:
     return ZoneProfile(
         fixed_offset_s=next(iter(offsets)) if len(offsets) == 1 else None,
         hour_phase_s=phases.pop() if len(phases) == 1 else standard_phases.most_common(1)[0][0],
+        whole_hours=all(offset % 3600 == 0 for offset in offsets),
     )
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import psycopg
 
-from dwell.analytics import sql
+from dwell.analytics import hourly, sql
 from dwell.analytics.filters import Filters
 from dwell.analytics.formatting import count, iso_utc, seconds
 from dwell.analytics.occupancy import Occupancy, occupancy_sweep
@@ -52,7 +52,10 @@ def series(rows: list[dict[str, Any]], swept: Occupancy, interval: str) -> list[
 
 def timeseries(conn: psycopg.Connection, filters: Filters, interval: str) -> list[dict[str, Any]]:
     """One entry per bucket from the first event's bucket to the last event's, in
-    `filters.tz` (DST aware); empty buckets have zero counts and None statistics."""
-    rows = bucket_counts(conn, filters, interval)
-    swept = occupancy_sweep(conn, filters, (interval,)) if rows else Occupancy(0, None)
-    return series(rows, swept, interval)
+    `filters.tz` (DST aware); empty buckets have zero counts and None statistics. From the
+    hourly rollups when they can answer, else from the events."""
+    answer = hourly.timeseries(conn, filters, interval)
+    if answer is None:
+        rows = bucket_counts(conn, filters, interval)
+        answer = rows, occupancy_sweep(conn, filters, (interval,)) if rows else Occupancy(0, None)
+    return series(*answer, interval)

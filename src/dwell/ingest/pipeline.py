@@ -23,6 +23,7 @@ import psycopg
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from dwell.domain.hours import touched_hours
 from dwell.domain.sessions import Pairing, SessionStatus, pair_sessions
 from dwell.domain.timestamps import decide_day_first
 from dwell.domain.validate import (
@@ -38,6 +39,7 @@ from dwell.domain.vocabulary import EventKind
 from dwell.ingest.errors import UploadRejected
 from dwell.ingest.reader import FileLayout, MalformedRow, RawRows, iter_chunks, read_rows, sniff
 from dwell.ingest.spill import DEFAULT_PARTITIONING, Partitioning, Spill
+from dwell.store import rollups as hourly
 from dwell.store import uploads
 from dwell.store.bulk import allocate_ids, copy_in, copy_out, indexes_built_after
 
@@ -138,12 +140,15 @@ def ingest_file(conn: psycopg.Connection, path: Path, options: IngestOptions = I
                 *, filename: str | None = None, upload_id: int | None = None,
                 content_sha256: str | None = None,
                 progress: ProgressCallback | None = None,
-                partitioning: Partitioning = DEFAULT_PARTITIONING) -> IngestResult:
+                partitioning: Partitioning = DEFAULT_PARTITIONING,
+                rollups: bool = True) -> IngestResult:
     """Load one file. Raises `UploadRejected` for a file-level error (nothing stored).
 
     A file larger than `partitioning.spill_above_bytes` is first spilled to disk in hash
     partitions of persons and then processed part by part, in the same transaction, so its
-    memory is bounded by the part instead of the file.
+    memory is bounded by the part instead of the file. With `rollups` the hourly rollups of
+    the hours it changed are refreshed in that transaction too; without (a store that only
+    answers one report) they are marked stale and every answer comes from the events.
     """
     path = Path(path)
     name = filename or path.name
@@ -161,11 +166,11 @@ def ingest_file(conn: psycopg.Connection, path: Path, options: IngestOptions = I
             with Spill(layout, buckets, partitioning.spill_dir) as spill:
                 source = _spilled(path, spill, options, partitioning, now_ms, report_progress)
                 quality, stored, sessions = _store(conn, upload_id, name, source, options,
-                                                   report_progress)
+                                                   report_progress, rollups)
         else:
             source = _whole(path, layout, partitioning.block_bytes, now_ms, report_progress)
             quality, stored, sessions = _store(conn, upload_id, name, source, options,
-                                               report_progress)
+                                               report_progress, rollups)
     except UploadRejected as exc:
         uploads.mark_failed(conn, upload_id, exc.as_dict())
         raise
@@ -468,7 +473,7 @@ def _checked_parts(source: _Source, options: IngestOptions, quality: QualityRepo
 
 
 def _store(conn: psycopg.Connection, upload_id: int, name: str, source: _Source,
-           options: IngestOptions, report_progress: ProgressCallback
+           options: IngestOptions, report_progress: ProgressCallback, rollups: bool
            ) -> tuple[QualityReport, int, int]:
     """Check and write every part, in one transaction under the ingest lock. The first part
     is read and checked before taking the lock, in parallel with other uploads."""
@@ -485,15 +490,21 @@ def _store(conn: psycopg.Connection, upload_id: int, name: str, source: _Source,
         bulk = indexes_built_after(conn, ("camera_events", "person_sessions")) if first_load \
             else nullcontext()
         with bulk:
+            changed_hours = []
             for part in itertools.chain([first] if first else [], parts):
-                stored, sessions = _store_part(conn, upload_id, part, quality, options,
-                                               store_empty, progress)
+                stored, sessions, hours = _store_part(conn, upload_id, part, quality, options,
+                                                      store_empty, progress)
+                changed_hours.append(hours)
                 events_stored += stored
                 sessions_written += sessions
                 _store_rejected(conn, upload_id, part.raw, part.checks)
                 if source.ambiguous_dates is None:
                     ambiguous |= part.checks.ambiguous_dates
         _store_malformed(conn, upload_id, source.malformed)
+        if not rollups:
+            hourly.mark_stale(conn)
+        elif events_stored or sessions_written:
+            hourly.refresh(conn, np.unique(np.concatenate(changed_hours)))
         if ambiguous:
             quality.add_issue("ambiguous_dates", 1, [])
         for attribute in source.layout.attributes:
@@ -508,9 +519,10 @@ def _store(conn: psycopg.Connection, upload_id: int, name: str, source: _Source,
 
 def _store_part(conn: psycopg.Connection, upload_id: int, part: _Part, quality: QualityReport,
                 options: IngestOptions, store_empty: bool,
-                progress: _PartProgress) -> tuple[int, int]:
+                progress: _PartProgress) -> tuple[int, int, np.ndarray]:
     """De-duplicate, re-pair and write one part's events with the stored events of its
-    keys. Parts share no person, so each part's keys are untouched by the others."""
+    keys. Parts share no person, so each part's keys are untouched by the others. Returns
+    the events stored, the sessions written and the UTC hours whose rollups changed."""
     rows = part.raw.table.num_rows
     progress("pairing", rows, 0.25)
     events = _with_attribute_sets(conn, part.events, part.attribute_texts)
@@ -557,7 +569,22 @@ def _store_part(conn: psycopg.Connection, upload_id: int, part: _Part, quality: 
         merged.kind[new_index], sid[new_index], dwell[new_index]))
     copy_in(conn, "person_sessions", _session_table(pairing, session_ids, kept, merged,
                                                     event_ids))
-    return len(new_index), len(pairing.status)
+    return len(new_index), len(pairing.status), _changed_hours(stored, merged, pairing, kept)
+
+
+def _changed_hours(stored: pa.Table, merged: _Merged, pairing: Pairing,
+                   kept: np.ndarray) -> np.ndarray:
+    """The hours of every event re-paired or added, and under every session replaced or
+    made: nothing else in the rollups can have changed."""
+    with_session = stored.filter(pc.is_valid(stored.column("session_id")))
+    old = with_session.group_by("session_id").aggregate([("ts_ms", "min"), ("ts_ms", "max")])
+    complete = pairing.status == SessionStatus.COMPLETE
+    ts = merged.ts_ms
+    return touched_hours(
+        ts,
+        np.concatenate([old.column("ts_ms_min").to_numpy(), ts[kept[pairing.entry_index[complete]]]]),
+        np.concatenate([old.column("ts_ms_max").to_numpy(), ts[kept[pairing.exit_index[complete]]]]),
+    )
 
 
 def _with_attribute_sets(conn: psycopg.Connection, events: pa.Table,

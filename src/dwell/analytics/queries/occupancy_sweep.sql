@@ -45,6 +45,6 @@ occ_cells AS MATERIALIZED (
 SELECT 'all' AS grain,
        max(last_record) AS bucket,
        coalesce(max(peak), 0) AS peak_occupancy,
-       NULL::float8 AS mean_occupancy
+       NULL::numeric AS mean_occupancy
 FROM occ_cells
 {rollups}

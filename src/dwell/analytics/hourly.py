@@ -1,0 +1,310 @@
+"""KPIs and time series from the hourly rollups (migration 0006): the same numbers as the
+queries over the events, from a few thousand rows instead of millions.
+
+A question qualifies when the rollups are current, it names no persons, and its time range
+starts and ends on whole UTC hours (a bound outside the stored data is no bound); a time
+series also needs a zone whose offsets are whole hours, so its buckets are unions of hours.
+Anything else gets None and is answered from the events.
+
+Counts and sums add up over hours and cameras. Distinct persons and dwell order statistics
+do not, so each hour keeps its members: person keys, united here in a bitmap, and dwell
+values, ranked here exactly as percentile_cont does. Occupancy is rolled up over all
+cameras; with a camera filter it is swept from the sessions. The rollups hold every
+session, while a range that starts at S counts only sessions that entered from S on: the
+hours until every earlier session has left are swept from the sessions too.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+import psycopg
+from psycopg import sql as pgsql
+
+from dwell.analytics import sql
+from dwell.analytics.filters import Filters
+from dwell.analytics.occupancy import Occupancy, occupancy_sweep, peak_sweep, person_seconds
+
+HOUR = timedelta(hours=1)
+_EMPTY_BUCKET = {"events": 0, "entries": 0, "exits": 0, "sessions_started": 0,
+                 "avg_dwell_s": None, "max_dwell_s": None}
+
+_KPI_SQL = """
+    SELECT coalesce(sum(events), 0) AS total_events,
+           count(DISTINCT camera_id) AS active_cameras,
+           coalesce(sum(orphan_exits), 0) AS orphan_exits,
+           coalesce(sum(complete), 0) AS complete_sessions,
+           coalesce(sum(missing_exit), 0) AS missing_exit,
+           coalesce(sum(open), 0) AS open,
+           sum(dwell_sum) / nullif(sum(complete), 0)::numeric AS avg_dwell_s,
+           min(dwell_min) AS min_dwell_s,
+           max(dwell_max) AS max_dwell_s,
+           sum(dwell_sum) / nullif(%(dwellers)s::numeric, 0) AS avg_dwell_per_person_s
+    FROM rollup_hours
+    WHERE {where}
+"""
+
+_BUCKETS_SQL = """
+    WITH ev_b AS (SELECT {hour_key} AS k FROM rollup_hours WHERE {where}),
+    {buckets}
+    SELECT k, b_start, b_end, date_part('epoch', b_end - b_start) AS seconds
+    FROM buckets ORDER BY k
+"""
+
+_BUCKET_SUMS_SQL = """
+    SELECT b.b_start AS bucket,
+           sum(r.events) AS events, sum(r.entries) AS entries, sum(r.exits) AS exits,
+           sum(r.complete + r.missing_exit + r.open) AS sessions_started,
+           sum(r.dwell_sum) / nullif(sum(r.complete), 0)::numeric AS avg_dwell_s,
+           max(r.dwell_max) AS max_dwell_s
+    FROM unnest(%(b_start)s::timestamptz[], %(b_end)s::timestamptz[]) AS b(b_start, b_end)
+    JOIN rollup_hours r ON r.hour >= b.b_start AND r.hour < b.b_end
+    WHERE {where}
+    GROUP BY b.b_start
+"""
+
+
+def kpis(conn: psycopg.Connection, filters: Filters
+         ) -> tuple[dict[str, Any], Occupancy] | None:
+    """The KPI counts and the overall peak from the rollups, or None if the question needs
+    the events."""
+    sql.check_filters(filters)
+    with _snapshot(conn):
+        plan = _plan(conn, filters)
+        if plan is None:
+            return None
+        where, params = _where(plan)
+        members = _fetch(conn, pgsql.SQL("SELECT visitors, dwellers, dwells FROM rollup_hours"
+                                       " WHERE {}").format(where), params)
+        visitors = _distinct([row[0] for row in members])
+        dwellers = _distinct([row[1] for row in members])
+        dwells = _dwells([row[2] for row in members])
+        counts = sql.fetch_one(conn, pgsql.SQL(_KPI_SQL).format(where=where),
+                               {**params, "dwellers": dwellers}) or {}
+        counts.update(unique_visitors=visitors, median_dwell_s=percentile_cont(dwells, 0.5),
+                      p90_dwell_s=percentile_cont(dwells, 0.9))
+        return counts, _peak(conn, plan)
+
+
+def timeseries(conn: psycopg.Connection, filters: Filters,
+               interval: str) -> tuple[list[dict[str, Any]], Occupancy] | None:
+    """The counts of every bucket of the SPEC §8 series and their occupancy from the rollups,
+    or None if the question needs the events."""
+    sql.check_interval(interval)
+    sql.check_filters(filters)
+    if not sql.zone_profile(filters.tz).whole_hours:
+        return None
+    with _snapshot(conn):
+        plan = _plan(conn, filters)
+        if plan is None:
+            return None
+        where, params = _where(plan)
+        params.update(sql.filter_params(plan))
+        statement = pgsql.SQL(_BUCKETS_SQL).format(
+            hour_key=sql.bucket_key(interval, plan.tz, "hour"), where=where,
+            buckets=sql.fragment("buckets", **sql.bucket_parts(interval, plan.tz)))
+        buckets = sql.fetch_all(conn, statement, params)
+        if not buckets:
+            return []
+        starts = [b["b_start"] for b in buckets]
+        if any(not _whole_hour(b["b_start"]) or not _whole_hour(b["b_end"]) for b in buckets):
+            return None
+        params.update(b_start=starts, b_end=[b["b_end"] for b in buckets])
+        sums = {row["bucket"]: row for row in sql.fetch_all(
+            conn, pgsql.SQL(_BUCKET_SUMS_SQL).format(where=where), params)}
+        members = _fetch(conn, pgsql.SQL("SELECT hour, visitors, dwells FROM rollup_hours"
+                                       " WHERE {} ORDER BY hour").format(where), params)
+        # Rows come in hour order, so each bucket's rows are one slice.
+        position = np.searchsorted(np.array([s.timestamp() for s in starts]),
+                                   np.array([row[0].timestamp() for row in members]), "right") - 1
+        edges = np.searchsorted(position, np.arange(len(starts) + 1), "left")
+        rows = []
+        for i, start in enumerate(starts):
+            mine = members[edges[i]:edges[i + 1]]
+            row = dict(sums.get(start) or _EMPTY_BUCKET)
+            row.update(bucket=start, unique_visitors=_distinct([m[1] for m in mine]),
+                       median_dwell_s=percentile_cont(_dwells([m[2] for m in mine]), 0.5))
+            rows.append(row)
+        occupancy = _bucket_occupancy(conn, plan, interval, buckets)
+        return rows, occupancy
+
+
+def percentile_cont(values: np.ndarray, fraction: float) -> float | None:
+    """PostgreSQL's percentile_cont over float8: linear interpolation between the values at
+    the two ranks around fraction * (n - 1), computed as it computes it."""
+    n = len(values)
+    if n == 0:
+        return None
+    position = fraction * (n - 1)
+    lo, hi = math.floor(position), math.ceil(position)
+    ranked = np.partition(values, (lo, hi))
+    first, second = float(ranked[lo]), float(ranked[hi])
+    return first if hi == lo else first + (second - first) * (position - lo)
+
+
+def _distinct(blobs: list[bytes]) -> int:
+    """How many distinct person keys the big-endian int4 arrays hold together."""
+    keys = np.frombuffer(b"".join(blobs), dtype=">i4")
+    if len(keys) == 0:
+        return 0
+    seen = np.zeros(int(keys.max()) + 1, dtype=bool)
+    seen[keys] = True
+    return int(np.count_nonzero(seen))
+
+
+def _dwells(blobs: list[bytes]) -> np.ndarray:
+    return np.frombuffer(b"".join(blobs), dtype=">f8").astype(np.float64)
+
+
+def _peak(conn: psycopg.Connection, plan: Filters) -> Occupancy:
+    """The overall peak and the first instant it is reached."""
+    if plan.camera_ids:
+        return peak_sweep(conn, plan)
+    reach = _reach(conn)
+    lower = _settled(conn, plan, reach)
+    candidates = []
+    if plan.start is not None and lower > plan.start:
+        end = lower if plan.end is None else min(lower, plan.end)
+        swept = peak_sweep(conn, replace(plan, end=end))
+        candidates.append((swept.peak, swept.peak_at))
+    condition, params = _hour_range(lower, plan.end)
+    top = conn.execute(
+        pgsql.SQL("SELECT peak, hour FROM rollup_occupancy WHERE {} ORDER BY peak DESC, hour"
+                " LIMIT 1").format(condition), params).fetchone()
+    if top is not None:
+        hour = top[1]
+        # When in that hour: a sweep of every session that can be present in it.
+        since = hour - reach if plan.start is None else max(plan.start, hour - reach)
+        swept = peak_sweep(conn, replace(plan, start=since, end=hour + HOUR))
+        candidates.append((swept.peak, swept.peak_at))
+    peak = max((level for level, _ in candidates), default=0)
+    if peak == 0:
+        return Occupancy(0, None)
+    return Occupancy(peak, min(at for level, at in candidates if level == peak and at is not None))
+
+
+def _bucket_occupancy(conn: psycopg.Connection, plan: Filters, interval: str,
+                      buckets: list[dict[str, Any]]) -> Occupancy:
+    """Peak and mean occupancy per bucket, summed from hours: rolled up ones, and swept ones
+    for the hours a range's start leaves partly counted."""
+    if plan.camera_ids:
+        return occupancy_sweep(conn, plan, (interval,))
+    lower = _settled(conn, plan, _reach(conn))
+    hours: dict[datetime, tuple[int, Decimal]] = {}
+    if plan.start is not None and lower > plan.start:
+        end = lower if plan.end is None else min(lower, plan.end)
+        swept = person_seconds(conn, replace(plan, end=end, tz="UTC"), "hour")
+        hours.update((h, value) for h, value in swept.items() if plan.start <= h < end)
+    condition, params = _hour_range(lower, plan.end)
+    for hour, peak, person_s in conn.execute(
+            pgsql.SQL("SELECT hour, peak, person_s FROM rollup_occupancy WHERE {}").format(condition),
+            params):
+        hours[hour] = (peak, person_s)
+    starts = np.array([b["b_start"].timestamp() for b in buckets])
+    totals: dict[datetime, tuple[int, Decimal]] = {}
+    for hour, (peak, person_s) in hours.items():
+        position = int(np.searchsorted(starts, hour.timestamp(), "right")) - 1
+        if position < 0 or hour >= buckets[position]["b_end"]:
+            continue
+        key = buckets[position]["b_start"]
+        was_peak, was_s = totals.get(key, (0, Decimal(0)))
+        totals[key] = (max(was_peak, peak), was_s + person_s)
+    length = {b["b_start"]: b["seconds"] for b in buckets}
+    return Occupancy(0, None, {interval: {
+        key: (peak, float(person_s) / float(length[key]) if length[key] else 0.0)
+        for key, (peak, person_s) in totals.items()}})
+
+
+def _reach(conn: psycopg.Connection) -> timedelta:
+    """How far before an instant a session present at it can have entered: the longest
+    stored dwell, and a second against rounding."""
+    row = conn.execute("SELECT max(dwell_max) FROM rollup_hours").fetchone()
+    return timedelta(seconds=float(row[0] or 0) + 1 if row else 1.0)
+
+
+def _settled(conn: psycopg.Connection, plan: Filters, reach: timedelta) -> datetime | None:
+    """The first whole hour from which the range counts everyone the rollups count: after
+    the last exit of the sessions that entered before the range's start."""
+    if plan.start is None:
+        return None
+    row = conn.execute(
+        "SELECT max(exit_ts) FROM person_sessions WHERE status = 'complete'"
+        " AND entry_ts >= %s AND entry_ts < %s AND exit_ts > %s",
+        (plan.start - reach, plan.start, plan.start)).fetchone()
+    last_exit = row[0] if row else None
+    if last_exit is None:
+        return plan.start
+    floor = last_exit.replace(minute=0, second=0, microsecond=0)
+    return floor if floor == last_exit else floor + HOUR
+
+
+def _plan(conn: psycopg.Connection, filters: Filters) -> Filters | None:
+    """`filters` as the rollups can answer them (bounds outside the data dropped), or None."""
+    if filters.person_ids:
+        return None
+    state = conn.execute("SELECT ready FROM rollup_state").fetchone()
+    if not state or not state[0]:
+        return None
+    start, end = filters.start, filters.end
+    if start is not None or end is not None:
+        first, last = conn.execute("SELECT min(ts), max(ts) FROM camera_events").fetchone()
+        if first is None:
+            return replace(filters, start=None, end=None)
+        start = None if start is not None and start <= first else start
+        end = None if end is not None and end > last else end
+    if any(moment is not None and not _whole_hour(moment) for moment in (start, end)):
+        return None
+    return replace(filters, start=start, end=end)
+
+
+def _whole_hour(moment: datetime) -> bool:
+    return moment.timestamp() % 3600 == 0
+
+
+def _where(plan: Filters) -> tuple[pgsql.Composable, dict[str, Any]]:
+    """The rollup rows of the plan's hours and cameras."""
+    conditions = [pgsql.SQL("TRUE")]
+    if plan.start is not None:
+        conditions.append(pgsql.SQL("hour >= %(start)s"))
+    if plan.end is not None:
+        conditions.append(pgsql.SQL("hour < %(end)s"))
+    if plan.camera_ids:
+        conditions.append(pgsql.SQL("camera_id = ANY(%(camera_ids)s::text[])"))
+    return pgsql.SQL(" AND ").join(conditions), {
+        "start": plan.start, "end": plan.end, "camera_ids": list(plan.camera_ids)}
+
+
+def _hour_range(lower: datetime | None, upper: datetime | None
+                ) -> tuple[pgsql.Composable, dict[str, Any]]:
+    conditions = [pgsql.SQL("TRUE")]
+    if lower is not None:
+        conditions.append(pgsql.SQL("hour >= %(lower)s"))
+    if upper is not None:
+        conditions.append(pgsql.SQL("hour < %(upper)s"))
+    return pgsql.SQL(" AND ").join(conditions), {"lower": lower, "upper": upper}
+
+
+def _fetch(conn: psycopg.Connection, statement: pgsql.Composable,
+           params: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """Rows in binary, so the arrays arrive as bytes without hex encoding."""
+    with conn.cursor(binary=True) as cur:
+        return cur.execute(statement, params).fetchall()
+
+
+@contextmanager
+def _snapshot(conn: psycopg.Connection) -> Iterator[None]:
+    """One snapshot for the several reads of an answer, so an upload committing between
+    them cannot mix two states of the store."""
+    if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+        yield  # the caller's transaction is the snapshot
+        return
+    with conn.transaction():
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        yield

@@ -1,0 +1,158 @@
+"""Maintaining the hourly rollups (migration 0006) inside an upload's transaction.
+
+An upload changes the events of the hours it adds to and the sessions of the keys it
+re-pairs, nothing else. Those hours are recomputed from the stored rows, so a rollup row is
+always exactly what a query over the events of its hour would say.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime, timedelta, timezone
+
+import numpy as np
+import psycopg
+
+from dwell.analytics.filters import Filters
+from dwell.analytics.occupancy import person_seconds
+from dwell.domain.hours import HOUR_MS, hour_runs
+
+log = logging.getLogger(__name__)
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+# Every person with an event in the runs gets a key. Under the ingest lock nobody else adds
+# keys, and NOT EXISTS (unlike ON CONFLICT) draws no identity value for a known person, so
+# keys stay dense.
+_ADD_PERSON_KEYS = """
+    INSERT INTO person_keys (person_id)
+    SELECT DISTINCT e.person_id
+    FROM rollup_runs r JOIN camera_events e ON e.ts >= r.lo AND e.ts < r.hi
+    WHERE NOT EXISTS (SELECT 1 FROM person_keys k WHERE k.person_id = e.person_id)
+"""
+
+# Events by the hour of their timestamp, sessions by the hour of their entry; per (hour,
+# camera, person) first, so each person's key is written once per hour and camera.
+_HOURS = """
+    INSERT INTO rollup_hours (hour, camera_id, events, entries, exits, orphan_exits,
+                              complete, missing_exit, open, dwell_sum, dwell_min, dwell_max,
+                              visitors, dwellers, dwells)
+    WITH ev AS (
+        SELECT date_bin('1 hour', e.ts, TIMESTAMPTZ '2000-01-01 00:00+00') AS hour,
+               e.camera_id, e.person_id,
+               count(*) AS events,
+               count(*) FILTER (WHERE e.is_entry) AS entries,
+               count(*) FILTER (WHERE e.is_exit) AS exits,
+               count(*) FILTER (WHERE e.is_exit AND e.session_id IS NULL) AS orphan_exits
+        FROM rollup_runs r JOIN camera_events e ON e.ts >= r.lo AND e.ts < r.hi
+        GROUP BY 1, 2, 3
+    ),
+    ev_h AS (
+        SELECT hour, camera_id,
+               sum(events)::int AS events, sum(entries)::int AS entries,
+               sum(exits)::int AS exits, sum(orphan_exits)::int AS orphan_exits,
+               string_agg(int4send(k.person_key), ''::bytea) AS visitors
+        FROM ev JOIN person_keys k USING (person_id)
+        GROUP BY 1, 2
+    ),
+    se AS (
+        SELECT date_bin('1 hour', s.entry_ts, TIMESTAMPTZ '2000-01-01 00:00+00') AS hour,
+               s.camera_id, s.person_id,
+               count(*) FILTER (WHERE s.status = 'complete') AS complete,
+               count(*) FILTER (WHERE s.status = 'missing_exit') AS missing_exit,
+               count(*) FILTER (WHERE s.status = 'open') AS open,
+               sum(s.dwell_s::numeric) FILTER (WHERE s.status = 'complete') AS dwell_sum,
+               min(s.dwell_s) FILTER (WHERE s.status = 'complete') AS dwell_min,
+               max(s.dwell_s) FILTER (WHERE s.status = 'complete') AS dwell_max,
+               string_agg(float8send(s.dwell_s), ''::bytea)
+                   FILTER (WHERE s.status = 'complete') AS dwells
+        FROM rollup_runs r JOIN person_sessions s ON s.entry_ts >= r.lo AND s.entry_ts < r.hi
+        GROUP BY 1, 2, 3
+    ),
+    se_h AS (
+        SELECT hour, camera_id,
+               sum(complete)::int AS complete, sum(missing_exit)::int AS missing_exit,
+               sum(open)::int AS open, sum(dwell_sum) AS dwell_sum,
+               min(dwell_min) AS dwell_min, max(dwell_max) AS dwell_max,
+               string_agg(int4send(k.person_key), ''::bytea) FILTER (WHERE complete > 0)
+                   AS dwellers,
+               string_agg(dwells, ''::bytea) AS dwells
+        FROM se JOIN person_keys k USING (person_id)
+        GROUP BY 1, 2
+    )
+    SELECT e.hour, e.camera_id, e.events, e.entries, e.exits, e.orphan_exits,
+           coalesce(s.complete, 0), coalesce(s.missing_exit, 0), coalesce(s.open, 0),
+           s.dwell_sum, s.dwell_min, s.dwell_max,
+           e.visitors, coalesce(s.dwellers, ''::bytea), coalesce(s.dwells, ''::bytea)
+    FROM ev_h e LEFT JOIN se_h s USING (hour, camera_id)
+"""
+
+
+def ready(conn: psycopg.Connection) -> bool:
+    """Whether the rollups describe every stored event."""
+    row = conn.execute("SELECT ready FROM rollup_state").fetchone()
+    return bool(row and row[0])
+
+
+def mark_stale(conn: psycopg.Connection) -> None:
+    """Events were stored without refreshing the rollups: answer from the events until a
+    later upload rebuilds them."""
+    conn.execute("UPDATE rollup_state SET ready = false WHERE ready")
+
+
+def refresh(conn: psycopg.Connection, hours: np.ndarray) -> None:
+    """Recompute the rollups of `hours` (sorted distinct UTC hour numbers), or of every
+    hour when they were stale. Runs in the caller's transaction, under the ingest lock."""
+    started = time.perf_counter()
+    if not ready(conn):
+        bounds = conn.execute("SELECT min(ts), max(ts) FROM camera_events").fetchone()
+        conn.execute("TRUNCATE rollup_hours, rollup_occupancy")
+        runs = [] if bounds is None or bounds[0] is None else [
+            (_hour_of(bounds[0]), _hour_of(bounds[1]) + 1)]
+        conn.execute("UPDATE rollup_state SET ready = true")
+    else:
+        runs = hour_runs(hours)
+    if not runs:
+        return
+    conn.execute("DROP TABLE IF EXISTS rollup_runs")
+    conn.execute("CREATE TEMP TABLE rollup_runs (lo timestamptz, hi timestamptz) ON COMMIT DROP")
+    with conn.cursor().copy("COPY rollup_runs (lo, hi) FROM STDIN") as copy:
+        for lo, hi in runs:
+            copy.write_row((_instant(lo), _instant(hi)))
+    conn.execute("ANALYZE rollup_runs")
+    conn.execute("SET LOCAL work_mem = '256MB'")
+    conn.execute(_ADD_PERSON_KEYS)
+    conn.execute("DELETE FROM rollup_hours h USING rollup_runs r WHERE h.hour >= r.lo AND h.hour < r.hi")
+    conn.execute("DELETE FROM rollup_occupancy h USING rollup_runs r"
+                 " WHERE h.hour >= r.lo AND h.hour < r.hi")
+    conn.execute(_HOURS)
+    _refresh_occupancy(conn, runs)
+    log.info("rollups refreshed", extra={"hours": sum(hi - lo for lo, hi in runs),
+                                         "runs": len(runs),
+                                         "seconds": round(time.perf_counter() - started, 3)})
+
+
+def _refresh_occupancy(conn: psycopg.Connection, runs: list[tuple[int, int]]) -> None:
+    """Per hour of each run, the occupancy sweep of every session present in it: those that
+    entered up to the longest stored dwell before the run, or in it."""
+    longest = conn.execute("SELECT max(dwell_max) FROM rollup_hours").fetchone()
+    # A second more than the longest dwell, against rounding of seconds to instants.
+    reach = timedelta(seconds=float(longest[0] or 0) + 1 if longest else 1.0)
+    rows = []
+    for lo, hi in runs:
+        start, end = _instant(lo), _instant(hi)
+        swept = person_seconds(conn, Filters(start=start - reach, end=end, tz="UTC"), "hour")
+        rows.extend((hour, peak, person_s) for hour, (peak, person_s) in swept.items()
+                    if start <= hour < end and peak > 0)
+    with conn.cursor().copy("COPY rollup_occupancy (hour, peak, person_s) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+def _hour_of(moment: datetime) -> int:
+    return int((moment - _EPOCH) // timedelta(hours=1))
+
+
+def _instant(hour: int) -> datetime:
+    return _EPOCH + timedelta(milliseconds=hour * HOUR_MS)
