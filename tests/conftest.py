@@ -14,13 +14,8 @@ import psycopg
 import pytest
 
 from dwell.store.migrations import migrate
+from storage import empty_store
 from dwell.store.server import postgres_server, scratch_database
-
-DATA_TABLES = (
-    "camera_events, person_sessions, rejected_rows, attributes, attribute_sets, analytics_cache,"
-    " uploads, api_keys"
-)
-
 
 @pytest.fixture(scope="session")
 def server_conninfo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
@@ -42,10 +37,7 @@ def database_url(server_conninfo: str) -> Iterator[str]:
 def clean_database_url(database_url: str) -> str:
     """The run's database, emptied before the test."""
     with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute(f"TRUNCATE {DATA_TABLES} RESTART IDENTITY CASCADE")
-        conn.execute("UPDATE data_version SET version = 0, store_id = md5(random()::text)")
-        conn.execute("ALTER SEQUENCE camera_events_id_seq RESTART")
-        conn.execute("ALTER SEQUENCE person_sessions_id_seq RESTART")
+        empty_store(conn)
     return database_url
 
 

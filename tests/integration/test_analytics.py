@@ -22,6 +22,7 @@ from dwell import analytics
 from dwell.analytics import Filters
 from dwell.analytics.formatting import iso_utc
 from dwell.analytics.sql import ZoneProfile, zone_profile
+from dwell.store import rollups
 
 pytestmark = pytest.mark.integration
 
@@ -38,6 +39,7 @@ class Store:
     """Inserts events and sessions with explicit ids, as the ingest pipeline stores them."""
 
     conn: psycopg.Connection
+    rollups: bool = False    # keep the hourly rollups current, so analytics answer from them
     upload_id: int = 0
     next_event_id: int = 1
     next_session_id: int = 1
@@ -48,10 +50,19 @@ class Store:
         self.upload_id = self.conn.execute(
             "INSERT INTO uploads (filename) VALUES ('analytics_test.csv') RETURNING id"
         ).fetchone()[0]
+        self.sync()
+
+    def sync(self) -> None:
+        """Rows written behind the pipeline's back: the rollups are rebuilt from them, or
+        marked stale so that every answer comes from the events."""
+        with self.conn.transaction():
+            rollups.mark_stale(self.conn)
+            if self.rollups:
+                rollups.refresh(self.conn, np.array([], dtype=np.int64))
 
     def event(self, ts: str | datetime, person: str, camera: str, kind: str = "other", *,
               session_id: int | None = None, dwell_s: float | None = None,
-              attributes: dict[str, Any] | None = None) -> int:
+              attributes: dict[str, Any] | None = None, sync: bool = True) -> int:
         event_id = self.next_event_id
         self.next_event_id += 1
         self.lines += 1
@@ -68,6 +79,8 @@ class Store:
                 self.attributes_seen.add(name)
                 self.conn.execute("INSERT INTO attributes (name, first_upload_id) VALUES (%s, %s)"
                                   " ON CONFLICT DO NOTHING", (name, self.upload_id))
+        if sync:
+            self.sync()
         return event_id
 
     def attribute_set(self, attributes: dict[str, Any] | None) -> int:
@@ -89,12 +102,12 @@ class Store:
         session_id = self.next_session_id
         self.next_session_id += 1
         entry_id = self.event(entry_ts, person, camera, "entry", session_id=session_id,
-                              attributes=attributes)
+                              attributes=attributes, sync=False)
         exit_id = dwell_s = None
         if exit_ts is not None:
             dwell_s = (exit_ts - entry_ts).total_seconds()
             exit_id = self.event(exit_ts, person, camera, "exit", session_id=session_id,
-                                 dwell_s=dwell_s, attributes=attributes)
+                                 dwell_s=dwell_s, attributes=attributes, sync=False)
         self.conn.execute(
             "INSERT INTO person_sessions (id, person_id, camera_id, entry_ts, exit_ts, status,"
             " dwell_s, entry_event_id, exit_event_id, attribute_set)"
@@ -102,6 +115,7 @@ class Store:
             (session_id, person, camera, entry_ts, exit_ts, status, dwell_s, entry_id, exit_id,
              self.attribute_set(attributes)),
         )
+        self.sync()
         return session_id
 
     def orphan_exit(self, person: str, camera: str, ts: str | datetime) -> int:
@@ -110,11 +124,14 @@ class Store:
     def clear(self) -> None:
         self.conn.execute("DELETE FROM person_sessions")
         self.conn.execute("DELETE FROM camera_events")
+        self.sync()
 
 
-@pytest.fixture
-def store(conn: psycopg.Connection) -> Store:
-    return Store(conn)
+@pytest.fixture(params=["events", "rollups"])
+def store(conn: psycopg.Connection, request: pytest.FixtureRequest) -> Store:
+    """Every question answered from the events, and again from the hourly rollups wherever
+    they can answer it."""
+    return Store(conn, rollups=request.param == "rollups")
 
 
 def by_bucket(series: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -131,16 +148,16 @@ def test_iso_utc_shows_milliseconds_only_when_not_zero() -> None:
     assert iso_utc(None) is None
 
 
-@pytest.mark.parametrize("tz, fixed_offset_s, hour_phase_s", [
-    ("UTC", 0, 0),
-    ("Asia/Kolkata", 19800, 1800),
-    ("Europe/Berlin", None, 0),
-    ("America/St_Johns", None, 1800),       # -03:30 / -02:30
-    ("Australia/Lord_Howe", None, 1800),    # +10:30 standard, +11:00 in summer
+@pytest.mark.parametrize("tz, fixed_offset_s, hour_phase_s, whole_hours", [
+    ("UTC", 0, 0, True),
+    ("Asia/Kolkata", 19800, 1800, False),
+    ("Europe/Berlin", None, 0, True),
+    ("America/St_Johns", None, 1800, False),       # -03:30 / -02:30
+    ("Australia/Lord_Howe", None, 1800, False),    # +10:30 standard, +11:00 in summer
 ])
 def test_zone_profile_tells_where_arithmetic_can_replace_conversion(
-        tz: str, fixed_offset_s: int | None, hour_phase_s: int | None) -> None:
-    assert zone_profile(tz) == ZoneProfile(fixed_offset_s, hour_phase_s)
+        tz: str, fixed_offset_s: int | None, hour_phase_s: int | None, whole_hours: bool) -> None:
+    assert zone_profile(tz) == ZoneProfile(fixed_offset_s, hour_phase_s, whole_hours)
 
 
 # --- KPIs (SPEC §6) ---------------------------------------------------------------------

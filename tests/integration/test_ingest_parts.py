@@ -10,15 +10,14 @@ import numpy as np
 import psycopg
 import pyarrow as pa
 
+from storage import empty_store
+
 from dwell import synth
 from dwell.ingest.pipeline import IngestOptions, ingest_file
 from dwell.ingest.reader import FileLayout, RawRows
 from dwell.ingest.spill import Partitioning, Spill, person_buckets
 
 IN_PARTS = Partitioning(spill_above_bytes=0, part_rows=700, buckets=16)
-TABLES = "camera_events, person_sessions, rejected_rows, attributes, attribute_sets, uploads"
-
-
 def snapshot(conn: psycopg.Connection) -> dict[str, list[tuple]]:
     """Everything stored, without the ids that numbering order may change."""
     return {
@@ -45,7 +44,7 @@ def load_both_ways(conn: psycopg.Connection, files: list[Path],
                    options: IngestOptions | None = None) -> tuple[dict, dict, list, list]:
     results = {}
     for name, partitioning in (("whole", Partitioning()), ("parts", IN_PARTS)):
-        conn.execute(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE")
+        empty_store(conn)
         reports = [ingest_file(conn, path, options or IngestOptions(),
                                partitioning=partitioning).quality.as_dict()
                    for path in files]
@@ -121,7 +120,7 @@ def test_unparsable_rows_and_line_breaks_keep_their_lines_in_small_blocks(conn, 
     for name, partitioning in (("whole", Partitioning(block_bytes=256)),
                                ("parts", Partitioning(spill_above_bytes=0, part_rows=40,
                                                       buckets=8, block_bytes=256))):
-        conn.execute(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE")
+        empty_store(conn)
         report = ingest_file(conn, path, partitioning=partitioning).quality.as_dict()
         results[name] = (snapshot(conn), report)
     assert results["parts"] == results["whole"]

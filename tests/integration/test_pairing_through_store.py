@@ -10,6 +10,7 @@ import psycopg
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from reference import E, O, X, reference
+from storage import empty_store
 
 from dwell.ingest.pipeline import IngestOptions, ingest_file
 from dwell.ingest.spill import Partitioning
@@ -69,7 +70,7 @@ def test_random_streams_split_into_files_pair_like_the_reference(
         clean_database_url, tmp_path, rows, split, b_first, window_s, max_session_s,
         partitioning):
     with psycopg.connect(clean_database_url, autocommit=True) as conn:
-        conn.execute(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE")
+        empty_store(conn)
         in_a = [split.random() < 0.5 for _ in rows]
         file_a = write_csv(tmp_path / "a.csv", [r for r, a in zip(rows, in_a) if a] or rows[:1])
         file_b = write_csv(tmp_path / "b.csv", [r for r, a in zip(rows, in_a) if not a] or rows[:1])
@@ -101,7 +102,7 @@ def test_files_covering_successive_periods_pair_like_the_reference(
     """The usual way data arrives: each file a later period, sometimes late or overlapping.
     Later files re-pair only from each key's cut, which must not change any session."""
     with psycopg.connect(clean_database_url, autocommit=True) as conn:
-        conn.execute(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE")
+        empty_store(conn)
         bounds = [0, *sorted(cuts), 31]
         parts = [[r for r in rows if lo <= r[2] < hi] for lo, hi in zip(bounds, bounds[1:])]
         parts = [part for part in parts if part]

@@ -112,7 +112,7 @@ def timeseries(conn: psycopg.Connection, filters: Filters,
             buckets=sql.fragment("buckets", **sql.bucket_parts(interval, plan.tz)))
         buckets = sql.fetch_all(conn, statement, params)
         if not buckets:
-            return []
+            return [], Occupancy(0, None)
         starts = [b["b_start"] for b in buckets]
         if any(not _whole_hour(b["b_start"]) or not _whole_hour(b["b_end"]) for b in buckets):
             return None

@@ -1,0 +1,182 @@
+"""The hourly rollups (migration 0006) through the real pipeline: the KPIs and time series
+they give equal, value for value, those computed from the events, however the data arrived
+(one file or several, in any order, whole or in parts) and for any filter they can answer.
+"""
+
+from __future__ import annotations
+
+import csv
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import numpy as np
+import psycopg
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from storage import empty_store
+
+from dwell.analytics import Filters, hourly
+from dwell.analytics.kpis import kpi_counts, kpi_document, kpis
+from dwell.analytics.occupancy import occupancy_sweep
+from dwell.analytics.timeseries import bucket_counts, series, timeseries
+from dwell.domain.hours import hour_runs, touched_hours
+from dwell.ingest.pipeline import ingest_file
+from dwell.ingest.spill import Partitioning
+from dwell.store import rollups
+
+pytestmark = pytest.mark.integration
+
+# Three days across Europe's spring-forward night (2024-03-31), so local days of 23 h occur.
+BASE = datetime(2024, 3, 30, tzinfo=timezone.utc)
+HOURS = 72
+ZONES = ("UTC", "Europe/Berlin", "America/New_York", "Asia/Kolkata")
+
+# (minute since BASE, person, camera, kind): minutes that are often whole hours, so events
+# and session ends fall on the rollups' edges.
+event = st.tuples(
+    st.one_of(st.integers(0, HOURS * 60 - 1), st.integers(0, HOURS - 1).map(lambda h: h * 60)),
+    st.sampled_from(["P1", "P2", "P3", "P4", "P5"]),
+    st.sampled_from(["C1", "C2", "C3"]),
+    st.sampled_from(["entry", "entry", "exit", "exit", "other"]),
+)
+hour_bound = st.one_of(st.none(), st.integers(-2, HOURS + 2).map(lambda h: BASE + timedelta(hours=h)))
+filters = st.builds(
+    lambda start, end, cameras, tz: Filters(
+        start=start, end=end if start is None or end is None or end >= start else start,
+        camera_ids=tuple(cameras), tz=tz),
+    hour_bound, hour_bound,
+    st.lists(st.sampled_from(["C1", "C2", "C3"]), unique=True, max_size=2),
+    st.sampled_from(ZONES),
+)
+PARTITIONINGS = st.sampled_from([
+    Partitioning(), Partitioning(spill_above_bytes=0, part_rows=6, buckets=4, block_bytes=256)])
+
+
+def write_csv(path: Path, rows: list[tuple[int, str, str, str]]) -> Path:
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["timestamp", "person_id", "camera_id", "event_type"])
+        for minute, person, camera, kind in rows:
+            moment = BASE + timedelta(minutes=minute)
+            writer.writerow([moment.isoformat().replace("+00:00", "Z"), person, camera, kind])
+    return path
+
+
+def from_events_kpis(conn: psycopg.Connection, f: Filters) -> dict:
+    return kpi_document(kpi_counts(conn, f), occupancy_sweep(conn, f))
+
+
+def from_events_series(conn: psycopg.Connection, f: Filters, interval: str) -> list:
+    rows = bucket_counts(conn, f, interval)
+    return series(rows, occupancy_sweep(conn, f, (interval,)), interval) if rows else []
+
+
+def from_rollups_kpis(conn: psycopg.Connection, f: Filters) -> dict:
+    answer = hourly.kpis(conn, f)
+    assert answer is not None, f"the rollups should answer {f}"
+    return kpi_document(*answer)
+
+
+def from_rollups_series(conn: psycopg.Connection, f: Filters, interval: str) -> list | None:
+    answer = hourly.timeseries(conn, f, interval)
+    return None if answer is None else series(*answer, interval)
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(rows=st.lists(event, min_size=1, max_size=40), split=st.randoms(use_true_random=False),
+       files=st.integers(1, 3), partitioning=PARTITIONINGS,
+       questions=st.lists(filters, min_size=1, max_size=4),
+       interval=st.sampled_from(["hour", "day", "week"]))
+def test_rollups_answer_like_the_events_however_the_data_arrived(
+        clean_database_url, tmp_path, rows, split, files, partitioning, questions, interval):
+    with psycopg.connect(clean_database_url, autocommit=True) as conn:
+        empty_store(conn)
+        groups: list[list] = [[] for _ in range(files)]
+        for row in rows:
+            groups[split.randrange(files)].append(row)
+        for number, group in enumerate(g for g in groups if g):
+            ingest_file(conn, write_csv(tmp_path / f"f{number}.csv", group),
+                        partitioning=partitioning)
+        assert rollups.ready(conn)
+        for f in [Filters(), *questions]:
+            assert from_rollups_kpis(conn, f) == from_events_kpis(conn, f), f
+            fast = from_rollups_series(conn, f, interval)
+            if f.tz == "Asia/Kolkata":
+                assert fast is None  # its hours begin at half past: not unions of UTC hours
+            else:
+                assert fast == from_events_series(conn, f, interval), (f, interval)
+
+
+def test_a_range_starting_during_visits_counts_only_those_entering_in_it(conn, tmp_path) -> None:
+    """P1 is present 09:30-11:30 and P2 10:15-10:45. From 10:00 on, P1's visit does not
+    count (sessions filter by entry), though the rollup of hour 10 holds both."""
+    rows = [(9 * 60 + 30, "P1", "C1", "entry"), (11 * 60 + 30, "P1", "C1", "exit"),
+            (10 * 60 + 15, "P2", "C2", "entry"), (10 * 60 + 45, "P2", "C2", "exit"),
+            (12 * 60, "P3", "C1", "entry"), (13 * 60, "P3", "C1", "exit")]
+    ingest_file(conn, write_csv(tmp_path / "a.csv", rows))
+    whole = from_rollups_kpis(conn, Filters())
+    assert (whole["peak_occupancy"], whole["peak_occupancy_at"]) == (2, "2024-03-30T10:15:00Z")
+    later = Filters(start=BASE + timedelta(hours=10))
+    got = from_rollups_kpis(conn, later)
+    assert (got["peak_occupancy"], got["peak_occupancy_at"]) == (1, "2024-03-30T10:15:00Z")
+    assert got["total_events"] == 5 and got["unique_visitors"] == 3
+    assert got["sessions"]["complete"] == 2 and got["median_dwell_s"] == 2700.0
+    assert got == from_events_kpis(conn, later)
+    hours = {row["bucket"]: row for row in from_rollups_series(conn, later, "hour")}
+    assert hours["2024-03-30T10:00:00Z"]["peak_occupancy"] == 1
+    assert hours["2024-03-30T10:00:00Z"]["mean_occupancy"] == pytest.approx(1800 / 3600)
+    assert hours["2024-03-30T11:00:00Z"]["peak_occupancy"] == 0  # P1 entered before the range
+    assert list(hours.values()) == from_events_series(conn, later, "hour")
+
+
+def test_questions_the_rollups_cannot_answer_exactly_go_to_the_events(conn, tmp_path) -> None:
+    rows = [(600, "P1", "C1", "entry"), (700, "P1", "C1", "exit"), (800, "P2", "C2", "entry")]
+    ingest_file(conn, write_csv(tmp_path / "a.csv", rows))
+    for f in (Filters(person_ids=("P1",)),
+              Filters(start=BASE + timedelta(hours=10, minutes=30)),     # inside an hour
+              Filters(end=BASE + timedelta(hours=11, seconds=1))):
+        assert hourly.kpis(conn, f) is None
+        assert kpis(conn, f) == from_events_kpis(conn, f)
+    # A bound outside the data is no bound, wherever it lies.
+    assert hourly.kpis(conn, Filters(end=BASE + timedelta(days=9, seconds=1))) is not None
+    assert hourly.timeseries(conn, Filters(tz="Asia/Kolkata"), "hour") is None
+    assert timeseries(conn, Filters(tz="Asia/Kolkata"), "hour") == \
+        from_events_series(conn, Filters(tz="Asia/Kolkata"), "hour")
+
+
+def test_a_store_loaded_without_rollups_answers_from_events_until_the_next_upload(
+        conn, tmp_path) -> None:
+    first = [(60, "P1", "C1", "entry"), (200, "P1", "C1", "exit"), (250, "P2", "C1", "entry")]
+    ingest_file(conn, write_csv(tmp_path / "a.csv", first), rollups=False)
+    assert not rollups.ready(conn)
+    assert hourly.kpis(conn, Filters()) is None
+    assert kpis(conn, Filters()) == from_events_kpis(conn, Filters())
+    second = [(300, "P2", "C1", "exit"), (2000, "P3", "C2", "entry")]
+    ingest_file(conn, write_csv(tmp_path / "b.csv", second))
+    assert rollups.ready(conn)
+    assert from_rollups_kpis(conn, Filters()) == from_events_kpis(conn, Filters())
+    assert from_rollups_kpis(conn, Filters())["unique_visitors"] == 3
+    keys = conn.execute("SELECT count(*), max(person_key) FROM person_keys").fetchone()
+    assert keys == (3, 3)  # dense: known persons draw no new key
+
+
+def test_touched_hours_cover_events_and_every_hour_under_a_span() -> None:
+    hour = 3_600_000
+    got = touched_hours(np.array([5 * hour + 10, 5 * hour + 20, 9 * hour]),
+                        np.array([7 * hour + 1, 20 * hour]), np.array([8 * hour, 20 * hour + 5]))
+    assert got.tolist() == [5, 7, 8, 9, 20]
+    assert touched_hours(np.array([], dtype=np.int64), np.array([], dtype=np.int64),
+                         np.array([], dtype=np.int64)).tolist() == []
+    assert hour_runs(got) == [(5, 6), (7, 10), (20, 21)]
+    assert hour_runs(np.array([], dtype=np.int64)) == []
+
+
+@pytest.mark.parametrize("values, fraction, expected", [
+    ([3.0], 0.5, 3.0), ([1.0, 2.0], 0.5, 1.5), ([4.0, 1.0, 3.0, 2.0], 0.9, 3.7),
+    ([], 0.5, None),
+])
+def test_percentile_cont_interpolates_between_ranks(values, fraction, expected) -> None:
+    got = hourly.percentile_cont(np.array(values), fraction)
+    assert got == (pytest.approx(expected) if expected is not None else None)
