@@ -43,13 +43,18 @@ _KPI_SQL = """
            coalesce(sum(complete), 0) AS complete_sessions,
            coalesce(sum(missing_exit), 0) AS missing_exit,
            coalesce(sum(open), 0) AS open,
+           sum(dwell_sum) AS dwell_sum,
            sum(dwell_sum) / nullif(sum(complete), 0)::numeric AS avg_dwell_s,
            min(dwell_min) AS min_dwell_s,
            max(dwell_max) AS max_dwell_s,
-           sum(dwell_sum) / nullif(%(dwellers)s::numeric, 0) AS avg_dwell_per_person_s
+           coalesce(sum(octet_length(visitors) / 4 + octet_length(dwellers) / 4), 0)
+               + coalesce(sum(complete), 0) AS members
     FROM rollup_hours
     WHERE {where}
 """
+# The members (person keys, dwell values) an answer may hold in memory: past this many,
+# about 200 MB, the question is answered by PostgreSQL from the events instead.
+MAX_MEMBERS = 25_000_000
 
 _BUCKETS_SQL = """
     WITH ev_b AS (SELECT {hour_key} AS k FROM rollup_hours WHERE {where}),
@@ -81,14 +86,19 @@ def kpis(conn: psycopg.Connection, filters: Filters
         if plan is None:
             return None
         where, params = _where(plan)
+        counts = sql.fetch_one(conn, pgsql.SQL(_KPI_SQL).format(where=where), params) or {}
+        if counts.get("members", 0) > MAX_MEMBERS:
+            return None
         members = _fetch(conn, pgsql.SQL("SELECT visitors, dwellers, dwells FROM rollup_hours"
-                                       " WHERE {}").format(where), params)
-        visitors = _distinct([row[0] for row in members])
-        dwellers = _distinct([row[1] for row in members])
+                                         " WHERE {}").format(where), params)
         dwells = _dwells([row[2] for row in members])
-        counts = sql.fetch_one(conn, pgsql.SQL(_KPI_SQL).format(where=where),
-                               {**params, "dwellers": dwellers}) or {}
-        counts.update(unique_visitors=visitors, median_dwell_s=percentile_cont(dwells, 0.5),
+        dwellers = _distinct([row[1] for row in members])
+        # Divided by PostgreSQL, as the query over the events divides (numeric, exact).
+        per_person = conn.execute("SELECT %s::numeric / nullif(%s::numeric, 0)",
+                                  (counts["dwell_sum"], dwellers)).fetchone()
+        counts.update(unique_visitors=_distinct([row[0] for row in members]),
+                      avg_dwell_per_person_s=per_person[0] if per_person else None,
+                      median_dwell_s=percentile_cont(dwells, 0.5),
                       p90_dwell_s=percentile_cont(dwells, 0.9))
         return counts, _peak(conn, plan)
 
@@ -115,6 +125,11 @@ def timeseries(conn: psycopg.Connection, filters: Filters,
             return [], Occupancy(0, None)
         starts = [b["b_start"] for b in buckets]
         if any(not _whole_hour(b["b_start"]) or not _whole_hour(b["b_end"]) for b in buckets):
+            return None
+        held = conn.execute(pgsql.SQL(
+            "SELECT coalesce(sum(octet_length(visitors) / 4 + complete), 0) FROM rollup_hours"
+            " WHERE {}").format(where), params).fetchone()
+        if held and held[0] > MAX_MEMBERS:
             return None
         params.update(b_start=starts, b_end=[b["b_end"] for b in buckets])
         sums = {row["bucket"]: row for row in sql.fetch_all(
