@@ -647,7 +647,7 @@ async def measure_endpoints(url: str, store: dict[str, Any], args: argparse.Name
         log(f"   load generator floor (fixed answer, no app): p50 {_ms(floor['p50_s'])} ms, "
             f"p95 {_ms(floor['p95_s'])} ms, {_num(floor['requests_per_s'], 0)} req/s")
 
-        for endpoint in ENDPOINTS:
+        for endpoint in selected(args):
             base = dict(endpoint.params)
             if endpoint.deep:
                 base["cursor"] = deep_cursor
@@ -856,10 +856,23 @@ def _check(name: str, value: float | None, target: str, passed: bool | None,
     return {"name": name, "value": value, "target": target, "passed": passed, "unit": unit}
 
 
+def selected(args: argparse.Namespace) -> list[Endpoint]:
+    """The endpoints --endpoints names (all by default)."""
+    if not args.endpoints:
+        return list(ENDPOINTS)
+    names = [name.strip() for name in args.endpoints.split(",")]
+    unknown = set(names) - {e.name for e in ENDPOINTS}
+    if unknown:
+        raise SystemExit(f"--endpoints: unknown {', '.join(sorted(unknown))}")
+    return [e for e in ENDPOINTS if e.name in names]
+
+
 def checks(result: dict[str, Any]) -> list[dict[str, Any]]:
     out = []
     endpoints = result.get("endpoints", {})
     for endpoint in ENDPOINTS:
+        if endpoint.name not in endpoints:
+            continue  # not measured in this run (--endpoints)
         entry = endpoints.get(endpoint.name, {})
         if endpoint.uncached_target:
             p95 = (entry.get("uncached") or {}).get("p95_s")
@@ -867,7 +880,7 @@ def checks(result: dict[str, Any]) -> list[dict[str, Any]]:
                               f"< {UNCACHED_P95_MAX_S * 1000:,.0f} ms",
                               None if p95 is None else p95 < UNCACHED_P95_MAX_S, "ms"))
     for endpoint in ENDPOINTS:
-        if endpoint.cached:
+        if endpoint.cached and endpoint.name in endpoints:
             p95 = (endpoints.get(endpoint.name, {}).get("cached") or {}).get("p95_s")
             out.append(_check(f"cached {endpoint.name} p95", p95,
                               f"< {CACHED_P95_MAX_S * 1000:,.0f} ms",
@@ -1151,6 +1164,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--shared-client", action="store_true",
                         help="all concurrent clients share one connection pool (httpx's "
                              "queueing adds a tail of its own) instead of one connection each")
+    parser.add_argument("--endpoints", metavar="NAMES",
+                        help="comma-separated endpoint names to measure (default: all), "
+                             "e.g. 'kpis,timeseries?interval=hour'")
     parser.add_argument("--uncached-requests", type=int)
     parser.add_argument("--uncached-budget", type=float, metavar="SECONDS")
     parser.add_argument("--cached-requests", type=int)

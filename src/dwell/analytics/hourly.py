@@ -197,7 +197,7 @@ def _peak(conn: psycopg.Connection, plan: Filters) -> Occupancy:
         hour = top[1]
         # When in that hour: a sweep of every session that can be present in it.
         since = hour - reach if plan.start is None else max(plan.start, hour - reach)
-        swept = peak_sweep(conn, replace(plan, start=since, end=hour + HOUR))
+        swept = peak_sweep(conn, replace(plan, start=since, end=hour + HOUR), present_from=hour)
         candidates.append((swept.peak, swept.peak_at))
     peak = max((level for level, _ in candidates), default=0)
     if peak == 0:

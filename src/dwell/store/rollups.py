@@ -8,6 +8,7 @@ always exactly what a query over the events of its hour would say.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from datetime import datetime, timedelta, timezone
 
@@ -32,8 +33,8 @@ _ADD_PERSON_KEYS = """
     WHERE NOT EXISTS (SELECT 1 FROM person_keys k WHERE k.person_id = e.person_id)
 """
 
-# Events by the hour of their timestamp, sessions by the hour of their entry; per (hour,
-# camera, person) first, so each person's key is written once per hour and camera.
+# Events by the hour of their timestamp, sessions by the hour of their entry. Events group
+# by (hour, camera, person) first, so a person's key is written once per hour and camera.
 _HOURS = """
     INSERT INTO rollup_hours (hour, camera_id, events, entries, exits, orphan_exits,
                               complete, missing_exit, open, dwell_sum, dwell_min, dwell_max,
@@ -56,29 +57,23 @@ _HOURS = """
         FROM ev JOIN person_keys k USING (person_id)
         GROUP BY 1, 2
     ),
-    se AS (
+    se_h AS (
         SELECT date_bin('1 hour', s.entry_ts, TIMESTAMPTZ '2000-01-01 00:00+00') AS hour,
-               s.camera_id, s.person_id,
-               count(*) FILTER (WHERE s.status = 'complete') AS complete,
-               count(*) FILTER (WHERE s.status = 'missing_exit') AS missing_exit,
-               count(*) FILTER (WHERE s.status = 'open') AS open,
+               s.camera_id,
+               count(*) FILTER (WHERE s.status = 'complete')::int AS complete,
+               count(*) FILTER (WHERE s.status = 'missing_exit')::int AS missing_exit,
+               count(*) FILTER (WHERE s.status = 'open')::int AS open,
                sum(s.dwell_s::numeric) FILTER (WHERE s.status = 'complete') AS dwell_sum,
                min(s.dwell_s) FILTER (WHERE s.status = 'complete') AS dwell_min,
                max(s.dwell_s) FILTER (WHERE s.status = 'complete') AS dwell_max,
+               -- a key per complete session: a person's repeats cost less than sorting them out
+               string_agg(int4send(k.person_key), ''::bytea)
+                   FILTER (WHERE s.status = 'complete') AS dwellers,
                string_agg(float8send(s.dwell_s), ''::bytea)
                    FILTER (WHERE s.status = 'complete') AS dwells
-        FROM rollup_runs r JOIN person_sessions s ON s.entry_ts >= r.lo AND s.entry_ts < r.hi
-        GROUP BY 1, 2, 3
-    ),
-    se_h AS (
-        SELECT hour, camera_id,
-               sum(complete)::int AS complete, sum(missing_exit)::int AS missing_exit,
-               sum(open)::int AS open, sum(dwell_sum) AS dwell_sum,
-               min(dwell_min) AS dwell_min, max(dwell_max) AS dwell_max,
-               string_agg(int4send(k.person_key), ''::bytea) FILTER (WHERE complete > 0)
-                   AS dwellers,
-               string_agg(dwells, ''::bytea) AS dwells
-        FROM se JOIN person_keys k USING (person_id)
+        FROM rollup_runs r
+        JOIN person_sessions s ON s.entry_ts >= r.lo AND s.entry_ts < r.hi
+        JOIN person_keys k ON k.person_id = s.person_id
         GROUP BY 1, 2
     )
     SELECT e.hour, e.camera_id, e.events, e.entries, e.exits, e.orphan_exits,
@@ -134,17 +129,27 @@ def refresh(conn: psycopg.Connection, hours: np.ndarray) -> None:
 
 
 def _refresh_occupancy(conn: psycopg.Connection, runs: list[tuple[int, int]]) -> None:
-    """Per hour of each run, the occupancy sweep of every session present in it: those that
-    entered up to the longest stored dwell before the run, or in it."""
+    """Per hour of the runs, the occupancy sweep of every session present in it: those that
+    entered up to the longest stored dwell before and are still present at its start. Runs
+    closer than that are swept together, so no session is swept twice."""
     longest = conn.execute("SELECT max(dwell_max) FROM rollup_hours").fetchone()
     # A second more than the longest dwell, against rounding of seconds to instants.
     reach = timedelta(seconds=float(longest[0] or 0) + 1 if longest else 1.0)
+    reach_hours = math.ceil(reach / timedelta(hours=1))
+    groups: list[list[tuple[int, int]]] = []
+    for run in runs:
+        if groups and run[0] - groups[-1][-1][1] <= reach_hours:
+            groups[-1].append(run)
+        else:
+            groups.append([run])
     rows = []
-    for lo, hi in runs:
-        start, end = _instant(lo), _instant(hi)
-        swept = person_seconds(conn, Filters(start=start - reach, end=end, tz="UTC"), "hour")
+    for group in groups:
+        start, end = _instant(group[0][0]), _instant(group[-1][1])
+        swept = person_seconds(conn, Filters(start=start - reach, end=end, tz="UTC"), "hour",
+                               present_from=start)
+        wanted = {_instant(hour) for lo, hi in group for hour in range(lo, hi)}
         rows.extend((hour, peak, person_s) for hour, (peak, person_s) in swept.items()
-                    if start <= hour < end and peak > 0)
+                    if hour in wanted and peak > 0)
     with conn.cursor().copy("COPY rollup_occupancy (hour, peak, person_s) FROM STDIN") as copy:
         for row in rows:
             copy.write_row(row)

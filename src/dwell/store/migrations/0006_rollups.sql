@@ -26,7 +26,7 @@ CREATE TABLE rollup_hours (
     dwell_min       double precision,
     dwell_max       double precision,
     visitors        bytea       NOT NULL,   -- distinct person keys with an event: int4, big-endian
-    dwellers        bytea       NOT NULL,   -- distinct person keys with a complete session
+    dwellers        bytea       NOT NULL,   -- person keys of the complete sessions (repeats kept)
     dwells          bytea       NOT NULL,   -- dwell_s of each complete session: float8, big-endian
     PRIMARY KEY (hour, camera_id)
 );
