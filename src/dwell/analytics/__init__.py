@@ -7,10 +7,9 @@ SPEC §12; bad input raises ValueError naming the parameter.
 from dwell.analytics.filters import Filters
 from dwell.analytics.groups import demographics, dwell_groups, known_attributes, per_camera
 from dwell.analytics.kpis import kpis
-from dwell.analytics.occupancy import occupancy
 from dwell.analytics.repeat import repeat_visitors
 from dwell.analytics.report import report
-from dwell.analytics.timeseries import timeseries
+from dwell.analytics.timeseries import occupancy, timeseries
 
 __all__ = [
     "Filters",

@@ -8,10 +8,9 @@ import psycopg
 
 from dwell.analytics.filters import Filters
 from dwell.analytics.groups import demographics, known_attributes, per_camera
-from dwell.analytics.occupancy import occupancy
 from dwell.analytics.repeat import repeat_visitors
 from dwell.analytics.sql import fetch_all, filter_params, sessions_where
-from dwell.analytics.timeseries import timeseries
+from dwell.analytics.timeseries import occupancy, timeseries
 
 CHARTS = ("visitors", "occupancy", "dwell-histogram", "per-camera", "demographics", "repeat")
 

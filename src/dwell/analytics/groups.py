@@ -8,7 +8,7 @@ from typing import Any
 import psycopg
 from psycopg import sql as pgsql
 
-from dwell.analytics import sql
+from dwell.analytics import hourly, sql
 from dwell.analytics.filters import Filters
 from dwell.analytics.formatting import count, iso_utc, seconds
 
@@ -58,15 +58,15 @@ def _group_rows(conn: psycopg.Connection, filters: Filters, group_by: str,
     else:
         raise ValueError(f"{parameter}: expected one of {', '.join(GROUP_BYS)}, got {group_by!r}")
     sql.check_filters(filters)
-    statement = sql.query(
-        "groups",
-        event_key=event_key,
-        session_key=session_key,
-        group_value=group_value,
-        events_where=sql.events_where(filters),
-        sessions_where=sql.sessions_where(filters),
-        dwell_stats=sql.fragment("dwell_stats"),
-    )
+    rows = hourly.groups(conn, filters, group_by)
+    if rows is None:
+        rows = sql.fetch_all(conn, _group_statement(filters, event_key, session_key, group_value),
+                             sql.filter_params(filters, **extra))
+    return group_entries(rows, is_time)
+
+
+def group_entries(rows: list[dict[str, Any]], is_time: bool = False) -> list[dict[str, Any]]:
+    """Group rows as database values to the JSON-ready entries of dwell_groups()."""
     return [
         {
             "group": iso_utc(row["group_value"]) if is_time else row["group_value"],
@@ -80,8 +80,22 @@ def _group_rows(conn: psycopg.Connection, filters: Filters, group_by: str,
             "max_dwell_s": seconds(row["max_dwell_s"]),
             "p90_dwell_s": seconds(row["p90_dwell_s"]),
         }
-        for row in sql.fetch_all(conn, statement, sql.filter_params(filters, **extra))
+        for row in rows
     ]
+
+
+def _group_statement(filters: Filters, event_key: pgsql.Composable,
+                     session_key: pgsql.Composable,
+                     group_value: pgsql.Composable) -> pgsql.Composed:
+    return sql.query(
+        "groups",
+        event_key=event_key,
+        session_key=session_key,
+        group_value=group_value,
+        events_where=sql.events_where(filters),
+        sessions_where=sql.sessions_where(filters),
+        dwell_stats=sql.fragment("dwell_stats"),
+    )
 
 
 def dwell_groups(conn: psycopg.Connection, filters: Filters, group_by: str) -> list[dict[str, Any]]:
@@ -108,6 +122,11 @@ def demographics(conn: psycopg.Connection, filters: Filters, attribute: str) -> 
 
 def per_camera(conn: psycopg.Connection, filters: Filters) -> dict[str, dict[str, Any]]:
     """The report's per-camera table (SPEC §12), keyed by camera id."""
+    return per_camera_table(_group_rows(conn, filters, "camera"))
+
+
+def per_camera_table(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The per-camera table from the camera groups of dwell_groups()."""
     return {
         row["group"]: {
             "events": row["events"],
@@ -117,5 +136,5 @@ def per_camera(conn: psycopg.Connection, filters: Filters) -> dict[str, dict[str
             "median_dwell_s": row["median_dwell_s"],
             "max_dwell_s": row["max_dwell_s"],
         }
-        for row in _group_rows(conn, filters, "camera")
+        for row in rows
     }

@@ -23,6 +23,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import psycopg
@@ -76,6 +77,23 @@ _BUCKET_SUMS_SQL = """
 """
 
 
+_GROUP_SUMS_SQL = """
+    SELECT k, {value} AS group_value,
+           sum(events) AS events,
+           sum(complete + missing_exit + open) AS sessions,
+           sum(complete) AS complete_sessions,
+           sum(dwell_sum) / nullif(sum(complete), 0)::numeric AS avg_dwell_s,
+           min(dwell_min) AS min_dwell_s,
+           max(dwell_max) AS max_dwell_s
+    FROM (SELECT {key} AS k, events, complete, missing_exit, open, dwell_sum, dwell_min,
+                 dwell_max
+          FROM rollup_hours WHERE {where}) AS r
+    GROUP BY k
+    ORDER BY k
+"""
+_GROUP_MEMBERS_SQL = "SELECT {key} AS k, visitors, dwells FROM rollup_hours WHERE {where} ORDER BY k"
+
+
 def kpis(conn: psycopg.Connection, filters: Filters
          ) -> tuple[dict[str, Any], Occupancy] | None:
     """The KPI counts and the overall peak from the rollups, or None if the question needs
@@ -126,10 +144,7 @@ def timeseries(conn: psycopg.Connection, filters: Filters,
         starts = [b["b_start"] for b in buckets]
         if any(not _whole_hour(b["b_start"]) or not _whole_hour(b["b_end"]) for b in buckets):
             return None
-        held = conn.execute(pgsql.SQL(
-            "SELECT coalesce(sum(octet_length(visitors) / 4 + complete), 0) FROM rollup_hours"
-            " WHERE {}").format(where), params).fetchone()
-        if held and held[0] > MAX_MEMBERS:
+        if _members(conn, plan) > MAX_MEMBERS:
             return None
         params.update(b_start=starts, b_end=[b["b_end"] for b in buckets])
         sums = {row["bucket"]: row for row in sql.fetch_all(
@@ -149,6 +164,109 @@ def timeseries(conn: psycopg.Connection, filters: Filters,
             rows.append(row)
         occupancy = _bucket_occupancy(conn, plan, interval, buckets)
         return rows, occupancy
+
+
+def groups(conn: psycopg.Connection, filters: Filters,
+           group_by: str) -> list[dict[str, Any]] | None:
+    """Per camera, or per hour, day or week bucket with data: events, unique visitors,
+    sessions, complete sessions and their dwell statistics (SPEC §10) from the rollups, as
+    database values; None if the question needs the events."""
+    sql.check_filters(filters)
+    if group_by == "camera":
+        key: pgsql.Composable = pgsql.Identifier("camera_id")
+        value: pgsql.Composable = pgsql.Identifier("k")
+    elif group_by in sql.INTERVALS:
+        if not sql.zone_profile(filters.tz).whole_hours:
+            return None
+        key = sql.bucket_key(group_by, filters.tz, "hour")
+        value = sql.bucket_start(group_by, filters.tz, "k")
+    else:
+        return None
+    with _snapshot(conn):
+        plan = _plan(conn, filters)
+        if plan is None or _members(conn, plan) > MAX_MEMBERS:
+            return None
+        where, params = _where(plan)
+        params.update(sql.filter_params(plan))
+        rows = sql.fetch_all(conn, pgsql.SQL(_GROUP_SUMS_SQL).format(
+            key=key, value=value, where=where), params)
+        members = _fetch(conn, pgsql.SQL(_GROUP_MEMBERS_SQL).format(key=key, where=where),
+                         params)
+    start = 0
+    for row in rows:
+        end = start
+        while end < len(members) and members[end][0] == row["k"]:
+            end += 1
+        dwells = _dwells([m[2] for m in members[start:end]])
+        row.update(unique_visitors=_distinct([m[1] for m in members[start:end]]),
+                   median_dwell_s=percentile_cont(dwells, 0.5),
+                   p90_dwell_s=percentile_cont(dwells, 0.9))
+        start = end
+    return rows
+
+
+def repeat_rows(conn: psycopg.Connection, filters: Filters) -> list[dict[str, Any]] | None:
+    """Per number of visits (SPEC §9, ascending): the persons who made that many and the
+    day gaps between their consecutive visits, from the hours' person keys; None if the
+    question needs the events (a local day must be a union of UTC hours)."""
+    sql.check_filters(filters)
+    if not sql.zone_profile(filters.tz).whole_hours:
+        return None
+    with _snapshot(conn):
+        plan = _plan(conn, filters)
+        if plan is None or _members(conn, plan) > MAX_MEMBERS:
+            return None
+        where, params = _where(plan)
+        members = _fetch(conn, pgsql.SQL("SELECT hour, visitors FROM rollup_hours WHERE {}"
+                                         " ORDER BY hour").format(where), params)
+    zone = ZoneInfo(plan.tz)
+    by_day: dict[int, list[bytes]] = {}
+    for hour, visitors in members:
+        by_day.setdefault(hour.astimezone(zone).date().toordinal(), []).append(visitors)
+    persons, days = [], []
+    for day, blobs in by_day.items():
+        seen = np.unique(np.frombuffer(b"".join(blobs), dtype=">i4").astype(np.int64))
+        persons.append(seen)
+        days.append(np.full(len(seen), day, dtype=np.int64))
+    if not persons:
+        return []
+    person, day = np.concatenate(persons), np.concatenate(days)
+    order = np.lexsort((day, person))
+    person, day = person[order], day[order]
+    first = np.concatenate([[True], person[1:] != person[:-1]])
+    starts = np.flatnonzero(first)
+    visits = np.diff(np.append(starts, len(person)))
+    gap = np.where(first, 0, day - np.roll(day, 1))
+    gap_days = np.add.reduceat(gap, starts)
+    rows = []
+    for count_ in np.unique(visits):
+        mine = visits == count_
+        persons_ = int(np.count_nonzero(mine))
+        rows.append({"visits": int(count_), "persons": persons_,
+                     "gap_days": int(gap_days[mine].sum()), "gaps": persons_ * (int(count_) - 1)})
+    return rows
+
+
+def report(conn: psycopg.Connection, filters: Filters) -> dict[str, Any] | None:
+    """Every part of the report (SPEC §12) from the rollups, in one snapshot, or None if any
+    part needs the events."""
+    with _snapshot(conn):
+        parts = {"kpis": kpis(conn, filters)}
+        if parts["kpis"] is not None:
+            parts.update(hourly=timeseries(conn, filters, "hour"),
+                         daily=timeseries(conn, filters, "day"),
+                         repeat=repeat_rows(conn, filters),
+                         per_camera=groups(conn, filters, "camera"))
+    return None if any(part is None for part in parts.values()) else parts
+
+
+def _members(conn: psycopg.Connection, plan: Filters) -> int:
+    """How many members (person keys, dwell values) the plan's rollup rows hold."""
+    where, params = _where(plan)
+    held = conn.execute(pgsql.SQL(
+        "SELECT coalesce(sum(octet_length(visitors) / 4 + complete), 0) FROM rollup_hours"
+        " WHERE {}").format(where), params).fetchone()
+    return int(held[0]) if held else 0
 
 
 def percentile_cont(values: np.ndarray, fraction: float) -> float | None:

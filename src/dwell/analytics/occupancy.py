@@ -123,9 +123,9 @@ def peak_sweep(conn: psycopg.Connection, filters: Filters,
     return Occupancy(peak=peak, peak_at=row["peak_at"] if row and peak > 0 else None)
 
 
-def occupancy(conn: psycopg.Connection, filters: Filters, interval: str) -> list[dict[str, Any]]:
-    """Per bucket of `interval` in `filters.tz`: peak and mean occupancy, and visitors
-    (distinct persons with an event in the bucket)."""
+def bucket_visitors(conn: psycopg.Connection, filters: Filters,
+                    interval: str) -> list[dict[str, Any]]:
+    """Every bucket of the series with its visitors (distinct persons with an event in it)."""
     sql.check_interval(interval)
     sql.check_filters(filters)
     statement = sql.query(
@@ -134,8 +134,12 @@ def occupancy(conn: psycopg.Connection, filters: Filters, interval: str) -> list
         events_where=sql.events_where(filters),
         buckets=sql.fragment("buckets", **sql.bucket_parts(interval, filters.tz)),
     )
-    rows = sql.fetch_all(conn, statement, sql.filter_params(filters))
-    swept = occupancy_sweep(conn, filters, (interval,)) if rows else Occupancy(0, None)
+    return sql.fetch_all(conn, statement, sql.filter_params(filters))
+
+
+def occupancy_entries(rows: list[dict[str, Any]], swept: Occupancy,
+                      interval: str) -> list[dict[str, Any]]:
+    """The API's occupancy entries: each bucket's peak and mean occupancy and visitors."""
     result = []
     for row in rows:
         peak, mean = swept.of(interval, row["bucket"])

@@ -6,7 +6,7 @@ from typing import Any
 
 import psycopg
 
-from dwell.analytics import sql
+from dwell.analytics import hourly, sql
 from dwell.analytics.filters import Filters
 
 
@@ -15,9 +15,12 @@ def repeat_visitors(conn: psycopg.Connection, filters: Filters) -> dict[str, Any
     (keys are the visit counts as strings, only counts that occur) and the mean number of
     days between consecutive visits."""
     sql.check_filters(filters)
-    statement = sql.query("repeat_visits", events_where=sql.events_where(filters),
-                          local_day=sql.local_day(filters.tz, "ts"))
-    return repeat_document(sql.fetch_all(conn, statement, sql.filter_params(filters)))
+    rows = hourly.repeat_rows(conn, filters)
+    if rows is None:
+        statement = sql.query("repeat_visits", events_where=sql.events_where(filters),
+                              local_day=sql.local_day(filters.tz, "ts"))
+        rows = sql.fetch_all(conn, statement, sql.filter_params(filters))
+    return repeat_document(rows)
 
 
 def repeat_document(rows: list[dict[str, Any]]) -> dict[str, Any]:

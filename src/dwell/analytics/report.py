@@ -7,9 +7,10 @@ from typing import Any
 
 import psycopg
 
-from dwell.analytics import sql
+from dwell.analytics import hourly, sql
 from dwell.analytics.filters import Filters
 from dwell.analytics.formatting import count, seconds
+from dwell.analytics.groups import group_entries, per_camera_table
 from dwell.analytics.kpis import kpi_document
 from dwell.analytics.occupancy import occupancy_sweep
 from dwell.analytics.repeat import repeat_document
@@ -102,6 +103,15 @@ def report(conn: psycopg.Connection, filters: Filters,
     snapshot (see `sql.run_together`).
     """
     sql.check_filters(filters)
+    fast = hourly.report(conn, filters)
+    if fast is not None:
+        return {
+            "kpis": kpi_document(*fast["kpis"]),
+            "hourly": series(*fast["hourly"], "hour"),
+            "daily": series(*fast["daily"], "day"),
+            "repeat": repeat_document(fast["repeat"]),
+            "per_camera": per_camera_table(group_entries(fast["per_camera"])),
+        }
     events, session_rows, swept = sql.run_together(conn, (
         lambda c: _event_rows(c, filters),
         lambda c: _session_rows(c, filters),

@@ -9,7 +9,12 @@ import psycopg
 from dwell.analytics import hourly, sql
 from dwell.analytics.filters import Filters
 from dwell.analytics.formatting import count, iso_utc, seconds
-from dwell.analytics.occupancy import Occupancy, occupancy_sweep
+from dwell.analytics.occupancy import (
+    Occupancy,
+    bucket_visitors,
+    occupancy_entries,
+    occupancy_sweep,
+)
 
 
 def bucket_counts(conn: psycopg.Connection, filters: Filters,
@@ -59,3 +64,17 @@ def timeseries(conn: psycopg.Connection, filters: Filters, interval: str) -> lis
         rows = bucket_counts(conn, filters, interval)
         answer = rows, occupancy_sweep(conn, filters, (interval,)) if rows else Occupancy(0, None)
     return series(*answer, interval)
+
+
+def occupancy(conn: psycopg.Connection, filters: Filters, interval: str) -> list[dict[str, Any]]:
+    """Per bucket of `interval` in `filters.tz`: peak and mean occupancy, and visitors
+    (distinct persons with an event in the bucket). From the hourly rollups when they can
+    answer, else from the events."""
+    answer = hourly.timeseries(conn, filters, interval)
+    if answer is not None:
+        rows, swept = answer
+        rows = [{"bucket": row["bucket"], "visitors": row["unique_visitors"]} for row in rows]
+    else:
+        rows = bucket_visitors(conn, filters, interval)
+        swept = occupancy_sweep(conn, filters, (interval,)) if rows else Occupancy(0, None)
+    return occupancy_entries(rows, swept, interval)
