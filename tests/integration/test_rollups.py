@@ -203,6 +203,6 @@ def test_touched_hours_cover_events_and_every_hour_under_a_span() -> None:
     ([3.0], 0.5, 3.0), ([1.0, 2.0], 0.5, 1.5), ([4.0, 1.0, 3.0, 2.0], 0.9, 3.7),
     ([], 0.5, None),
 ])
-def test_percentile_cont_interpolates_between_ranks(values, fraction, expected) -> None:
-    got = hourly.percentile_cont(np.array(values), fraction)
+def test_percentiles_interpolate_between_ranks_as_percentile_cont_does(values, fraction, expected) -> None:
+    got = hourly.percentiles(np.array(values), fraction)[0]
     assert got == (pytest.approx(expected) if expected is not None else None)

@@ -114,10 +114,10 @@ def kpis(conn: psycopg.Connection, filters: Filters
         # Divided by PostgreSQL, as the query over the events divides (numeric, exact).
         per_person = conn.execute("SELECT %s::numeric / nullif(%s::numeric, 0)",
                                   (counts["dwell_sum"], dwellers)).fetchone()
+        median, p90 = percentiles(dwells, 0.5, 0.9)
         counts.update(unique_visitors=_distinct([row[0] for row in members]),
                       avg_dwell_per_person_s=per_person[0] if per_person else None,
-                      median_dwell_s=percentile_cont(dwells, 0.5),
-                      p90_dwell_s=percentile_cont(dwells, 0.9))
+                      median_dwell_s=median, p90_dwell_s=p90)
         return counts, _peak(conn, plan)
 
 
@@ -160,7 +160,7 @@ def timeseries(conn: psycopg.Connection, filters: Filters,
             mine = members[edges[i]:edges[i + 1]]
             row = dict(sums.get(start) or _EMPTY_BUCKET)
             row.update(bucket=start, unique_visitors=_distinct([m[1] for m in mine]),
-                       median_dwell_s=percentile_cont(_dwells([m[2] for m in mine]), 0.5))
+                       median_dwell_s=percentiles(_dwells([m[2] for m in mine]), 0.5)[0])
             rows.append(row)
         occupancy = _bucket_occupancy(conn, plan, interval, buckets)
         return rows, occupancy
@@ -197,10 +197,9 @@ def groups(conn: psycopg.Connection, filters: Filters,
         end = start
         while end < len(members) and members[end][0] == row["k"]:
             end += 1
-        dwells = _dwells([m[2] for m in members[start:end]])
+        median, p90 = percentiles(_dwells([m[2] for m in members[start:end]]), 0.5, 0.9)
         row.update(unique_visitors=_distinct([m[1] for m in members[start:end]]),
-                   median_dwell_s=percentile_cont(dwells, 0.5),
-                   p90_dwell_s=percentile_cont(dwells, 0.9))
+                   median_dwell_s=median, p90_dwell_s=p90)
         start = end
     return rows
 
@@ -269,26 +268,36 @@ def _members(conn: psycopg.Connection, plan: Filters) -> int:
     return int(held[0]) if held else 0
 
 
-def percentile_cont(values: np.ndarray, fraction: float) -> float | None:
-    """PostgreSQL's percentile_cont over float8: linear interpolation between the values at
-    the two ranks around fraction * (n - 1), computed as it computes it."""
+def percentiles(values: np.ndarray, *fractions: float) -> list[float | None]:
+    """PostgreSQL's percentile_cont over float8 for each fraction: linear interpolation
+    between the values at the two ranks around fraction * (n - 1), computed as it computes
+    it. The fractions share one partial sort."""
     n = len(values)
     if n == 0:
-        return None
-    position = fraction * (n - 1)
-    lo, hi = math.floor(position), math.ceil(position)
-    ranked = np.partition(values, (lo, hi))
-    first, second = float(ranked[lo]), float(ranked[hi])
-    return first if hi == lo else first + (second - first) * (position - lo)
+        return [None] * len(fractions)
+    positions = [fraction * (n - 1) for fraction in fractions]
+    ranks = sorted({r for p in positions for r in (math.floor(p), math.ceil(p))})
+    ranked = np.partition(values, ranks)
+    results: list[float | None] = []
+    for position in positions:
+        lo, hi = math.floor(position), math.ceil(position)
+        first, second = float(ranked[lo]), float(ranked[hi])
+        results.append(first if hi == lo else first + (second - first) * (position - lo))
+    return results
 
 
 def _distinct(blobs: list[bytes]) -> int:
-    """How many distinct person keys the big-endian int4 arrays hold together."""
-    keys = np.frombuffer(b"".join(blobs), dtype=">i4")
+    """How many distinct person keys the big-endian int4 arrays hold together: marked in a
+    bitmap over the key range, or sorted when they are few next to that range (an hour's
+    few thousand keys would not repay clearing a bitmap of every person)."""
+    keys = np.frombuffer(b"".join(blobs), dtype=">i4").astype(np.int32)
     if len(keys) == 0:
         return 0
-    seen = np.zeros(int(keys.max()) + 1, dtype=bool)
-    seen[keys] = True
+    low, high = int(keys.min()), int(keys.max())
+    if len(keys) * 16 < high - low:
+        return int(np.unique(keys).size)
+    seen = np.zeros(high - low + 1, dtype=bool)
+    seen[keys - low] = True
     return int(np.count_nonzero(seen))
 
 
@@ -349,10 +358,35 @@ def _bucket_occupancy(conn: psycopg.Connection, plan: Filters, interval: str,
         key = buckets[position]["b_start"]
         was_peak, was_s = totals.get(key, (0, Decimal(0)))
         totals[key] = (max(was_peak, peak), was_s + person_s)
+    last = buckets[-1]
+    if plan.end is not None and last["b_end"] > plan.end:
+        # A bucket that runs past the range's end counts its sessions' presence to the
+        # bucket's end, as the sweep over the events does: only sessions that entered in
+        # the range, which the rollups after the end do not tell apart.
+        was_peak, was_s = totals.get(last["b_start"], (0, Decimal(0)))
+        totals[last["b_start"]] = (was_peak, was_s + _tail(conn, plan, last["b_end"]))
     length = {b["b_start"]: b["seconds"] for b in buckets}
     return Occupancy(0, None, {interval: {
         key: (peak, float(person_s) / float(length[key]) if length[key] else 0.0)
         for key, (peak, person_s) in totals.items()}})
+
+
+def _tail(conn: psycopg.Connection, plan: Filters, until: datetime) -> Decimal:
+    """Person-seconds from the range's end to `until` of the sessions entered in the range
+    and still present at its end. Each such person is present from the end until the last
+    of those exits, with no gap, since every one of the intervals holds the end."""
+    assert plan.end is not None
+    since = plan.end - _reach(conn)
+    if plan.start is not None:
+        since = max(since, plan.start)
+    row = conn.execute(
+        "SELECT coalesce(sum(extract(epoch FROM least(last_exit, %(until)s) - %(end)s)), 0)"
+        " FROM (SELECT max(exit_ts) AS last_exit FROM person_sessions"
+        "       WHERE status = 'complete' AND entry_ts >= %(since)s AND entry_ts < %(end)s"
+        "         AND exit_ts > %(end)s"
+        "       GROUP BY person_id) AS present",
+        {"since": since, "end": plan.end, "until": until}).fetchone()
+    return Decimal(row[0]) if row else Decimal(0)
 
 
 def _reach(conn: psycopg.Connection) -> timedelta:

@@ -68,6 +68,20 @@ STORED_EVENTS_SQL = """
     WHERE t.cut_ts IS NULL OR e.ts > t.cut_ts
     ORDER BY e.id
 """
+# The stored sessions an upload re-pairs, deleted and returned (instants in UTC ms) so that
+# the rollups are refreshed only where the new pairing differs.
+REPLACED_SESSIONS = pa.schema([
+    ("entry_event_id", pa.int64()), ("exit_event_id", pa.int64()), ("status", pa.string()),
+    ("entry_ts", pa.int64()), ("exit_ts", pa.int64()),
+])
+REPLACE_SESSIONS_SQL = """
+    DELETE FROM person_sessions s USING touched_keys t
+    WHERE s.person_id = t.person_id AND s.camera_id = t.camera_id
+      AND (t.cut_ts IS NULL OR s.entry_ts > t.cut_ts)
+    RETURNING s.entry_event_id, s.exit_event_id, s.status,
+              (extract(epoch FROM s.entry_ts) * 1000)::bigint,
+              (extract(epoch FROM s.exit_ts) * 1000)::bigint
+"""
 # A key's cut: the latest exit, before the upload's first event of the key, that completed a
 # stored session with no entry at the same instant. Pairing is a left-to-right state machine
 # whose state after such an exit is "closed" whatever came before, and events before the
@@ -556,34 +570,52 @@ def _store_part(conn: psycopg.Connection, upload_id: int, part: _Part, quality: 
     session_ids = _session_ids(conn, pairing, kept, stored)
     sid, dwell = _event_sessions(pairing, session_ids, kept, len(merged.key))
 
-    if not store_empty:
-        conn.execute(
-            "DELETE FROM person_sessions s USING touched_keys t"
-            " WHERE s.person_id = t.person_id AND s.camera_id = t.camera_id"
-            " AND (t.cut_ts IS NULL OR s.entry_ts > t.cut_ts)"
-        )
+    replaced = REPLACED_SESSIONS.empty_table() if store_empty else copy_out(
+        conn, REPLACE_SESSIONS_SQL, REPLACED_SESSIONS)
     _update_stored(conn, stored, sid[:n_stored], dwell[:n_stored])
     new_events = events if new_kept.all() else events.filter(pa.array(new_kept))
     copy_in(conn, "camera_events", _event_table(
         new_events, upload_id, event_ids[new_index], merged.ts_ms[new_index],
         merged.kind[new_index], sid[new_index], dwell[new_index]))
-    copy_in(conn, "person_sessions", _session_table(pairing, session_ids, kept, merged,
-                                                    event_ids))
-    return len(new_index), len(pairing.status), _changed_hours(stored, merged, pairing, kept)
+    sessions = _session_table(pairing, session_ids, kept, merged, event_ids)
+    copy_in(conn, "person_sessions", sessions)
+    orphan_flipped = (stored.column("event_type").to_numpy(zero_copy_only=False) == "exit") & (
+        stored.column("session_id").is_null().to_numpy(zero_copy_only=False) != (sid[:n_stored] < 0))
+    return len(new_index), len(pairing.status), _changed_hours(
+        np.concatenate([merged.ts_ms[new_index], merged.ts_ms[:n_stored][orphan_flipped]]),
+        replaced, sessions)
 
 
-def _changed_hours(stored: pa.Table, merged: _Merged, pairing: Pairing,
-                   kept: np.ndarray) -> np.ndarray:
-    """The hours of every event re-paired or added, and under every session replaced or
-    made: nothing else in the rollups can have changed."""
-    with_session = stored.filter(pc.is_valid(stored.column("session_id")))
-    old = with_session.group_by("session_id").aggregate([("ts_ms", "min"), ("ts_ms", "max")])
-    complete = pairing.status == SessionStatus.COMPLETE
-    ts = merged.ts_ms
+def _changed_hours(event_ts_ms: np.ndarray, replaced: pa.Table,
+                   made: pa.Table) -> np.ndarray:
+    """The UTC hours whose rollups an upload changed: those of its new events and of stored
+    exits that became or stopped being orphans; and of every session that differs between
+    those it replaced and those it made (a session is its opening entry, closing exit and
+    status), at its entry and, if complete, under it. Re-pairing a returning person mostly
+    makes the sessions it replaced, which change nothing."""
+    def columns(table: pa.Table) -> tuple[np.ndarray, ...]:
+        entry, exit_, status, entry_ms, exit_ms = (table.column(name) for name in (
+            "entry_event_id", "exit_event_id", "status", "entry_ts", "exit_ts"))
+        return (entry.to_numpy(), exit_.fill_null(-1).to_numpy(),
+                pc.index_in(status, STATUS_LABELS).to_numpy(zero_copy_only=False),
+                entry_ms.cast(pa.int64()).to_numpy(),
+                exit_ms.cast(pa.int64()).fill_null(-1).to_numpy())
+
+    old, new = columns(replaced), columns(made)
+    _, in_old, in_new = np.intersect1d(old[0], new[0], assume_unique=True, return_indices=True)
+    same = (old[1][in_old] == new[1][in_new]) & (old[2][in_old] == new[2][in_new])
+    changed_old = np.ones(len(old[0]), dtype=bool)
+    changed_old[in_old[same]] = False
+    changed_new = np.ones(len(new[0]), dtype=bool)
+    changed_new[in_new[same]] = False
+    entries = np.concatenate([old[3][changed_old], new[3][changed_new]])
+    complete = int(SessionStatus.COMPLETE)
+    complete_old = changed_old & (old[2] == complete)
+    complete_new = changed_new & (new[2] == complete)
     return touched_hours(
-        ts,
-        np.concatenate([old.column("ts_ms_min").to_numpy(), ts[kept[pairing.entry_index[complete]]]]),
-        np.concatenate([old.column("ts_ms_max").to_numpy(), ts[kept[pairing.exit_index[complete]]]]),
+        np.concatenate([event_ts_ms, entries]),
+        np.concatenate([old[3][complete_old], new[3][complete_new]]),
+        np.concatenate([old[4][complete_old], new[4][complete_new]]),
     )
 
 
