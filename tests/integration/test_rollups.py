@@ -22,7 +22,7 @@ from dwell.analytics.kpis import kpi_counts, kpi_document, kpis
 from dwell.analytics.occupancy import occupancy_sweep
 from dwell.analytics.timeseries import bucket_counts, series, timeseries
 from dwell.domain.hours import hour_runs, touched_hours
-from dwell.ingest.pipeline import ingest_file
+from dwell.ingest.pipeline import IngestOptions, ingest_file
 from dwell.ingest.spill import Partitioning
 from dwell.store import rollups
 
@@ -199,10 +199,29 @@ def test_touched_hours_cover_events_and_every_hour_under_a_span() -> None:
     assert hour_runs(np.array([], dtype=np.int64)) == []
 
 
-@pytest.mark.parametrize("values, fraction, expected", [
-    ([3.0], 0.5, 3.0), ([1.0, 2.0], 0.5, 1.5), ([4.0, 1.0, 3.0, 2.0], 0.9, 3.7),
+@pytest.mark.parametrize("dwell_ms, fraction, expected", [
+    ([3000], 0.5, 3.0), ([1000, 2001], 0.5, 1.5005), ([4000, 1000, 3000, 2000], 0.9, 3.7),
     ([], 0.5, None),
 ])
-def test_percentiles_interpolate_between_ranks_as_percentile_cont_does(values, fraction, expected) -> None:
-    got = hourly.percentiles(np.array(values), fraction)[0]
+def test_percentiles_interpolate_between_ranks_as_percentile_cont_does(
+        conn, dwell_ms, fraction, expected) -> None:
+    got = hourly.percentiles(np.array(dwell_ms, dtype=np.int32), fraction)[0]
     assert got == (pytest.approx(expected) if expected is not None else None)
+    in_sql = conn.execute("SELECT percentile_cont(%s) WITHIN GROUP (ORDER BY v / 1000.0::float8)"
+                          " FROM unnest(%s::int[]) v", (fraction, dwell_ms)).fetchone()[0]
+    assert got == in_sql  # the very same float
+
+
+def test_a_dwell_longer_than_the_rollups_keep_is_answered_from_the_sessions(conn, tmp_path) -> None:
+    """Dwell times are kept as int4 milliseconds (24.8 days); a longer one, possible with a
+    larger max_session_s, saturates there and sends its ranges to the events."""
+    rows = [(0, "P1", "C1", "entry"), (25 * 24 * 60, "P1", "C1", "exit"),
+            (60, "P2", "C1", "entry"), (120, "P2", "C1", "exit")]
+    ingest_file(conn, write_csv(tmp_path / "long.csv", rows),
+                IngestOptions(max_session_s=30 * 86400))
+    assert hourly.kpis(conn, Filters()) is None
+    assert hourly.timeseries(conn, Filters(), "day") is None
+    assert kpis(conn, Filters())["max_dwell_s"] == 25 * 86400
+    assert kpis(conn, Filters()) == from_events_kpis(conn, Filters())
+    later = Filters(start=BASE + timedelta(hours=1))  # only P2's hour: exact again
+    assert from_rollups_kpis(conn, later) == from_events_kpis(conn, later)

@@ -56,6 +56,7 @@ _KPI_SQL = """
 # The members (person keys, dwell values) an answer may hold in memory: past this many,
 # about 200 MB, the question is answered by PostgreSQL from the events instead.
 MAX_MEMBERS = 25_000_000
+MAX_DWELL_MS = 2**31 - 1   # the rollups keep dwell times as int4 milliseconds
 
 _BUCKETS_SQL = """
     WITH ev_b AS (SELECT {hour_key} AS k FROM rollup_hours WHERE {where}),
@@ -105,7 +106,7 @@ def kpis(conn: psycopg.Connection, filters: Filters
             return None
         where, params = _where(plan)
         counts = sql.fetch_one(conn, pgsql.SQL(_KPI_SQL).format(where=where), params) or {}
-        if counts.get("members", 0) > MAX_MEMBERS:
+        if counts.get("members", 0) > MAX_MEMBERS or _too_long(counts.get("max_dwell_s")):
             return None
         members = _fetch(conn, pgsql.SQL("SELECT visitors, dwellers, dwells FROM rollup_hours"
                                          " WHERE {}").format(where), params)
@@ -149,6 +150,8 @@ def timeseries(conn: psycopg.Connection, filters: Filters,
         params.update(b_start=starts, b_end=[b["b_end"] for b in buckets])
         sums = {row["bucket"]: row for row in sql.fetch_all(
             conn, pgsql.SQL(_BUCKET_SUMS_SQL).format(where=where), params)}
+        if any(_too_long(row["max_dwell_s"]) for row in sums.values()):
+            return None
         members = _fetch(conn, pgsql.SQL("SELECT hour, visitors, dwells FROM rollup_hours"
                                        " WHERE {} ORDER BY hour").format(where), params)
         # Rows come in hour order, so each bucket's rows are one slice.
@@ -190,6 +193,8 @@ def groups(conn: psycopg.Connection, filters: Filters,
         params.update(sql.filter_params(plan))
         rows = sql.fetch_all(conn, pgsql.SQL(_GROUP_SUMS_SQL).format(
             key=key, value=value, where=where), params)
+        if any(_too_long(row["max_dwell_s"]) for row in rows):
+            return None
         members = _fetch(conn, pgsql.SQL(_GROUP_MEMBERS_SQL).format(key=key, where=where),
                          params)
     start = 0
@@ -268,10 +273,12 @@ def _members(conn: psycopg.Connection, plan: Filters) -> int:
     return int(held[0]) if held else 0
 
 
-def percentiles(values: np.ndarray, *fractions: float) -> list[float | None]:
-    """PostgreSQL's percentile_cont over float8 for each fraction: linear interpolation
-    between the values at the two ranks around fraction * (n - 1), computed as it computes
-    it. The fractions share one partial sort."""
+def percentiles(dwell_ms: np.ndarray, *fractions: float) -> list[float | None]:
+    """PostgreSQL's percentile_cont over the dwell_s column for each fraction: linear
+    interpolation between the values at the two ranks around fraction * (n - 1), computed
+    as it computes it, on the same float8 seconds (whole milliseconds / 1000). The
+    fractions share one partial sort of the integers, which rank as the seconds do."""
+    values = dwell_ms
     n = len(values)
     if n == 0:
         return [None] * len(fractions)
@@ -281,7 +288,7 @@ def percentiles(values: np.ndarray, *fractions: float) -> list[float | None]:
     results: list[float | None] = []
     for position in positions:
         lo, hi = math.floor(position), math.ceil(position)
-        first, second = float(ranked[lo]), float(ranked[hi])
+        first, second = float(ranked[lo]) / 1000.0, float(ranked[hi]) / 1000.0
         results.append(first if hi == lo else first + (second - first) * (position - lo))
     return results
 
@@ -302,7 +309,13 @@ def _distinct(blobs: list[bytes]) -> int:
 
 
 def _dwells(blobs: list[bytes]) -> np.ndarray:
-    return np.frombuffer(b"".join(blobs), dtype=">f8").astype(np.float64)
+    """Dwell times in milliseconds (int4, big-endian) as native integers."""
+    return np.frombuffer(b"".join(blobs), dtype=">i4").astype(np.int32)
+
+
+def _too_long(longest_s: Any) -> bool:
+    """A dwell past what the rollups keep exactly (int4 milliseconds)."""
+    return longest_s is not None and float(longest_s) >= MAX_DWELL_MS / 1000
 
 
 def _peak(conn: psycopg.Connection, plan: Filters) -> Occupancy:

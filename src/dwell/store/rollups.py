@@ -69,7 +69,7 @@ _HOURS = """
                -- a key per complete session: a person's repeats cost less than sorting them out
                string_agg(int4send(k.person_key), ''::bytea)
                    FILTER (WHERE s.status = 'complete') AS dwellers,
-               string_agg(float8send(s.dwell_s), ''::bytea)
+               string_agg(int4send(least(round(s.dwell_s * 1000), 2147483647)::int4), ''::bytea)
                    FILTER (WHERE s.status = 'complete') AS dwells
         FROM rollup_runs r
         JOIN person_sessions s ON s.entry_ts >= r.lo AND s.entry_ts < r.hi

@@ -27,7 +27,10 @@ CREATE TABLE rollup_hours (
     dwell_max       double precision,
     visitors        bytea       NOT NULL,   -- distinct person keys with an event: int4, big-endian
     dwellers        bytea       NOT NULL,   -- person keys of the complete sessions (repeats kept)
-    dwells          bytea       NOT NULL,   -- dwell_s of each complete session: float8, big-endian
+    -- The dwell of each complete session in milliseconds, which is exact: instants are kept
+    -- to the millisecond. int4, big-endian, saturated at 2^31 - 1 (24.8 days; a range with
+    -- a longer dwell is answered from the sessions).
+    dwells          bytea       NOT NULL,
     PRIMARY KEY (hour, camera_id)
 );
 -- The arrays are read whole and are already dense: compressing them costs more than it saves.
