@@ -860,7 +860,7 @@ def selected(args: argparse.Namespace) -> list[Endpoint]:
     """The endpoints --endpoints names (all by default)."""
     if not args.endpoints:
         return list(ENDPOINTS)
-    names = [name.strip() for name in args.endpoints.split(",")]
+    names = [name.strip() for name in args.endpoints.split(";")]
     unknown = set(names) - {e.name for e in ENDPOINTS}
     if unknown:
         raise SystemExit(f"--endpoints: unknown {', '.join(sorted(unknown))}")
@@ -1165,8 +1165,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="all concurrent clients share one connection pool (httpx's "
                              "queueing adds a tail of its own) instead of one connection each")
     parser.add_argument("--endpoints", metavar="NAMES",
-                        help="comma-separated endpoint names to measure (default: all), "
-                             "e.g. 'kpis,timeseries?interval=hour'")
+                        help="endpoint names to measure, separated by ';' (default: all), "
+                             "e.g. 'kpis;timeseries?interval=hour'")
     parser.add_argument("--uncached-requests", type=int)
     parser.add_argument("--uncached-budget", type=float, metavar="SECONDS")
     parser.add_argument("--cached-requests", type=int)
