@@ -18,6 +18,7 @@ from storage import empty_store
 
 from dwell import analytics
 from dwell.analytics import Filters, hourly
+from dwell.analytics.charts import chart
 from dwell.analytics.kpis import kpi_counts, kpi_document, kpis
 from dwell.analytics.occupancy import occupancy_sweep
 from dwell.analytics.timeseries import bucket_counts, series, timeseries
@@ -95,6 +96,7 @@ def every_answer(conn: psycopg.Connection, f: Filters, interval: str) -> dict:
         "per camera": analytics.per_camera(conn, f),
         "repeat": analytics.repeat_visitors(conn, f),
         "report": analytics.report(conn, f),
+        "dwell histogram": chart(conn, "dwell-histogram", f),
     }
 
 
@@ -130,6 +132,7 @@ def test_rollups_answer_like_the_events_however_the_data_arrived(
             assert (hourly.timeseries(conn, f, interval) is not None) == whole_hours
             assert (hourly.repeat_rows(conn, f) is not None) == whole_hours
             assert (hourly.report(conn, f) is not None) == whole_hours
+            assert hourly.dwell_ms(conn, f) is not None
             fast, slow = every_answer(conn, f, interval), from_events(conn, f, interval)
             for name in fast:
                 assert fast[name] == slow[name], (name, f, interval)

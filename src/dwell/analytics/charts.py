@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import psycopg
+from psycopg import sql as pgsql
 
+from dwell.analytics import hourly
 from dwell.analytics.filters import Filters
 from dwell.analytics.groups import demographics, known_attributes, per_camera
 from dwell.analytics.repeat import repeat_visitors
@@ -71,13 +74,18 @@ def chart(conn: psycopg.Connection, name: str, filters: Filters, *, interval: st
 
 
 def _dwell_histogram(conn: psycopg.Connection, filters: Filters) -> dict[str, Any]:
-    from psycopg import sql
-
-    statement = sql.SQL(HISTOGRAM_SQL).format(where=sessions_where(filters))
-    rows = fetch_all(conn, statement, filter_params(filters, bins=list(DWELL_BINS_S)))
-    counts = [0] * len(DWELL_BIN_LABELS)
-    for row in rows:
-        counts[int(row["bin"])] = int(row["sessions"])
+    """Complete sessions per dwell bin, as width_bucket() bins them: from the rollups' dwell
+    times when they can answer, else from the sessions."""
+    dwells = hourly.dwell_ms(conn, filters)
+    if dwells is not None:
+        bins = np.searchsorted(np.array(DWELL_BINS_S) * 1000, dwells, side="right")
+        counts = np.bincount(bins, minlength=len(DWELL_BIN_LABELS)).tolist()
+    else:
+        statement = pgsql.SQL(HISTOGRAM_SQL).format(where=sessions_where(filters))
+        rows = fetch_all(conn, statement, filter_params(filters, bins=list(DWELL_BINS_S)))
+        counts = [0] * len(DWELL_BIN_LABELS)
+        for row in rows:
+            counts[int(row["bin"])] = int(row["sessions"])
     return {"name": "dwell-histogram", "title": "Dwell time distribution (complete sessions)",
             "labels": list(DWELL_BIN_LABELS), "series": [{"name": "sessions", "data": counts}]}
 

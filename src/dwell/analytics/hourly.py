@@ -251,6 +251,25 @@ def repeat_rows(conn: psycopg.Connection, filters: Filters) -> list[dict[str, An
     return rows
 
 
+def dwell_ms(conn: psycopg.Connection, filters: Filters) -> np.ndarray | None:
+    """The dwell times of the complete sessions (in milliseconds, in no order) from the
+    rollups, or None if the question needs the sessions."""
+    sql.check_filters(filters)
+    with _snapshot(conn):
+        plan = _plan(conn, filters)
+        if plan is None:
+            return None
+        where, params = _where(plan)
+        held = conn.execute(pgsql.SQL("SELECT coalesce(sum(complete), 0), max(dwell_max)"
+                                      " FROM rollup_hours WHERE {}").format(where),
+                            params).fetchone()
+        if held is None or held[0] > MAX_MEMBERS or _too_long(held[1]):
+            return None
+        members = _fetch(conn, pgsql.SQL("SELECT dwells FROM rollup_hours WHERE {}")
+                         .format(where), params)
+    return _dwells([row[0] for row in members])
+
+
 def report(conn: psycopg.Connection, filters: Filters) -> dict[str, Any] | None:
     """Every part of the report (SPEC §12) from the rollups, in one snapshot, or None if any
     part needs the events."""
