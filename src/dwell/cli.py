@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -19,7 +20,7 @@ from rich.table import Table
 from dwell import analytics, logs
 from dwell.analytics.filters import Filters
 from dwell.ingest.errors import UploadRejected
-from dwell.ingest.pipeline import IngestOptions, IngestResult, ingest_file
+from dwell.ingest.pipeline import IngestOptions, IngestResult, ingest_file, rebuild_rollups
 from dwell.ingest.pipeline import Progress as IngestProgress
 from dwell.ingest.spill import Partitioning
 from dwell.settings import Settings, get_settings
@@ -241,6 +242,18 @@ def serve(host: Annotated[str, typer.Option(help="Address to listen on.")] = "12
                   f"Dashboard: http://{shown}:{port}/")
         uvicorn.run("dwell.api.app:create_app", factory=True, host=host, port=port,
                     workers=workers or settings.workers, log_config=None, access_log=False)
+
+
+@app.command("rebuild-rollups")
+def rebuild_rollups_command(database_url: DatabaseUrl = None, verbose: Verbose = False) -> None:
+    """Rebuild the hourly rollups of a store loaded without them (`dwell analyze
+    --database-url`, or before they existed); until then it answers from the events."""
+    logs.configure(logging.INFO if verbose else logging.WARNING)
+    with persistent_store(get_settings(), database_url) as conninfo, \
+            psycopg.connect(conninfo, autocommit=True) as conn:
+        started = time.perf_counter()
+        rebuild_rollups(conn)
+        out.print(f"rollups rebuilt in {time.perf_counter() - started:.1f} s")
 
 
 @app.command()

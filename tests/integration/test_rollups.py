@@ -6,6 +6,8 @@ they give equal, value for value, those computed from the events, however the da
 from __future__ import annotations
 
 import csv
+import subprocess
+import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -228,3 +230,19 @@ def test_a_dwell_longer_than_the_rollups_keep_is_answered_from_the_sessions(conn
     assert kpis(conn, Filters()) == from_events_kpis(conn, Filters())
     later = Filters(start=BASE + timedelta(hours=1))  # only P2's hour: exact again
     assert from_rollups_kpis(conn, later) == from_events_kpis(conn, later)
+
+
+def test_dwell_rebuild_rollups_makes_a_store_loaded_without_them_answer_from_them(
+        conn, clean_database_url, tmp_path) -> None:
+    rows = [(60, "P1", "C1", "entry"), (200, "P1", "C1", "exit"), (3000, "P2", "C2", "entry"),
+            (3100, "P2", "C2", "exit")]
+    ingest_file(conn, write_csv(tmp_path / "a.csv", rows), rollups=False)
+    assert hourly.kpis(conn, Filters()) is None
+    done = subprocess.run([str(Path(sys.executable).parent / "dwell"), "rebuild-rollups",
+                           "--database-url", clean_database_url],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "rollups rebuilt" in done.stdout
+    assert rollups.ready(conn)
+    assert from_rollups_kpis(conn, Filters()) == from_events_kpis(conn, Filters())
+    assert from_rollups_kpis(conn, Filters())["sessions"]["complete"] == 2

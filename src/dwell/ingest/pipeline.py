@@ -203,6 +203,15 @@ def ingest_file(conn: psycopg.Connection, path: Path, options: IngestOptions = I
     return IngestResult(upload_id, quality, stored, sessions, seconds)
 
 
+def rebuild_rollups(conn: psycopg.Connection) -> None:
+    """Rebuild every hourly rollup from the stored events and sessions, under the ingest
+    lock: for a store loaded without them (`rollups=False`, or before they existed)."""
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (INGEST_LOCK,))
+        hourly.mark_stale(conn)
+        hourly.refresh(conn, np.array([], dtype=np.int64))
+
+
 @dataclass
 class _Source:
     """A file ready to be processed part by part: every part holds all rows of its persons."""
