@@ -158,11 +158,12 @@ def timeseries(conn: psycopg.Connection, filters: Filters,
         position = np.searchsorted(np.array([s.timestamp() for s in starts]),
                                    np.array([row[0].timestamp() for row in members]), "right") - 1
         edges = np.searchsorted(position, np.arange(len(starts) + 1), "left")
+        slices = [members[edges[i]:edges[i + 1]] for i in range(len(starts))]
+        visitors = _distinct_counts([[m[1] for m in mine] for mine in slices])
         rows = []
-        for i, start in enumerate(starts):
-            mine = members[edges[i]:edges[i + 1]]
+        for start, mine, unique in zip(starts, slices, visitors):
             row = dict(sums.get(start) or _EMPTY_BUCKET)
-            row.update(bucket=start, unique_visitors=_distinct([m[1] for m in mine]),
+            row.update(bucket=start, unique_visitors=unique,
                        median_dwell_s=percentiles(_dwells([m[2] for m in mine]), 0.5)[0])
             rows.append(row)
         occupancy = _bucket_occupancy(conn, plan, interval, buckets)
@@ -197,15 +198,17 @@ def groups(conn: psycopg.Connection, filters: Filters,
             return None
         members = _fetch(conn, pgsql.SQL(_GROUP_MEMBERS_SQL).format(key=key, where=where),
                          params)
-    start = 0
+    slices, start = [], 0
     for row in rows:
         end = start
         while end < len(members) and members[end][0] == row["k"]:
             end += 1
-        median, p90 = percentiles(_dwells([m[2] for m in members[start:end]]), 0.5, 0.9)
-        row.update(unique_visitors=_distinct([m[1] for m in members[start:end]]),
-                   median_dwell_s=median, p90_dwell_s=p90)
+        slices.append(members[start:end])
         start = end
+    visitors = _distinct_counts([[m[1] for m in mine] for mine in slices])
+    for row, mine, unique in zip(rows, slices, visitors):
+        median, p90 = percentiles(_dwells([m[2] for m in mine]), 0.5, 0.9)
+        row.update(unique_visitors=unique, median_dwell_s=median, p90_dwell_s=p90)
     return rows
 
 
@@ -224,31 +227,26 @@ def repeat_rows(conn: psycopg.Connection, filters: Filters) -> list[dict[str, An
         members = _fetch(conn, pgsql.SQL("SELECT hour, visitors FROM rollup_hours WHERE {}"
                                          " ORDER BY hour").format(where), params)
     zone = ZoneInfo(plan.tz)
-    by_day: dict[int, list[bytes]] = {}
+    by_day: dict[int, list[bytes]] = {}  # in day order: the rows come in hour order
     for hour, visitors in members:
         by_day.setdefault(hour.astimezone(zone).date().toordinal(), []).append(visitors)
-    persons, days = [], []
-    for day, blobs in by_day.items():
-        seen = np.unique(np.frombuffer(b"".join(blobs), dtype=">i4").astype(np.int64))
-        persons.append(seen)
-        days.append(np.full(len(seen), day, dtype=np.int64))
-    if not persons:
-        return []
-    person, day = np.concatenate(persons), np.concatenate(days)
-    order = np.lexsort((day, person))
-    person, day = person[order], day[order]
-    first = np.concatenate([[True], person[1:] != person[:-1]])
-    starts = np.flatnonzero(first)
-    visits = np.diff(np.append(starts, len(person)))
-    gap = np.where(first, 0, day - np.roll(day, 1))
-    gap_days = np.add.reduceat(gap, starts)
-    rows = []
-    for count_ in np.unique(visits):
-        mine = visits == count_
-        persons_ = int(np.count_nonzero(mine))
-        rows.append({"visits": int(count_), "persons": persons_,
-                     "gap_days": int(gap_days[mine].sum()), "gaps": persons_ * (int(count_) - 1)})
-    return rows
+    days = _distinct_keys(list(by_day.values()))
+    top = max((int(keys.max()) for keys in days if len(keys)), default=-1)
+    visits = np.zeros(top + 1, dtype=np.int64)
+    first = np.full(top + 1, -1, dtype=np.int64)
+    last = np.zeros(top + 1, dtype=np.int64)
+    for day, persons in zip(by_day, days):
+        visits[persons] += 1
+        first[persons] = np.where(first[persons] < 0, day, first[persons])
+        last[persons] = day
+    # The gaps between a person's consecutive visit days add up to last day - first day.
+    came = visits > 0
+    count = visits[came]
+    persons_by_count = np.bincount(count)
+    gap_days = np.bincount(count, weights=(last - first)[came])
+    return [{"visits": int(n), "persons": int(persons_by_count[n]),
+             "gap_days": int(gap_days[n]), "gaps": int(persons_by_count[n]) * (int(n) - 1)}
+            for n in np.flatnonzero(persons_by_count)]
 
 
 def dwell_ms(conn: psycopg.Connection, filters: Filters) -> np.ndarray | None:
@@ -313,18 +311,29 @@ def percentiles(dwell_ms: np.ndarray, *fractions: float) -> list[float | None]:
 
 
 def _distinct(blobs: list[bytes]) -> int:
-    """How many distinct person keys the big-endian int4 arrays hold together: marked in a
-    bitmap over the key range, or sorted when they are few next to that range (an hour's
-    few thousand keys would not repay clearing a bitmap of every person)."""
-    keys = np.frombuffer(b"".join(blobs), dtype=">i4").astype(np.int32)
-    if len(keys) == 0:
-        return 0
-    low, high = int(keys.min()), int(keys.max())
-    if len(keys) * 16 < high - low:
-        return int(np.unique(keys).size)
-    seen = np.zeros(high - low + 1, dtype=bool)
-    seen[keys - low] = True
-    return int(np.count_nonzero(seen))
+    """How many distinct person keys the big-endian int4 arrays hold together."""
+    return _distinct_counts([blobs])[0]
+
+
+def _distinct_counts(groups: list[list[bytes]]) -> list[int]:
+    """How many distinct person keys each group of big-endian int4 arrays holds."""
+    return [len(keys) for keys in _distinct_keys(groups)]
+
+
+def _distinct_keys(groups: list[list[bytes]]) -> list[np.ndarray]:
+    """The distinct person keys of each group of big-endian int4 arrays. One array indexed
+    by key serves every group, never cleared: each key's position in the group is written
+    there, one write wins, and the key is kept where its own position is read back. No
+    sort, and no pass over every person per group."""
+    arrays = [np.frombuffer(b"".join(blobs), dtype=">i4").astype(np.int32) for blobs in groups]
+    top = max((int(keys.max()) for keys in arrays if len(keys)), default=-1)
+    owner = np.empty(top + 1, dtype=np.int32)
+    distinct = []
+    for keys in arrays:
+        positions = np.arange(len(keys), dtype=np.int32)
+        owner[keys] = positions
+        distinct.append(keys[owner[keys] == positions])
+    return distinct
 
 
 def _dwells(blobs: list[bytes]) -> np.ndarray:
