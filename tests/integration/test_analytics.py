@@ -58,7 +58,7 @@ class Store:
         with self.conn.transaction():
             rollups.mark_stale(self.conn)
             if self.rollups:
-                rollups.refresh(self.conn, np.array([], dtype=np.int64))
+                rollups.refresh(self.conn, rollups.Changes.none())
 
     def event(self, ts: str | datetime, person: str, camera: str, kind: str = "other", *,
               session_id: int | None = None, dwell_s: float | None = None,

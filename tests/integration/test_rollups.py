@@ -246,3 +246,19 @@ def test_dwell_rebuild_rollups_makes_a_store_loaded_without_them_answer_from_the
     assert rollups.ready(conn)
     assert from_rollups_kpis(conn, Filters()) == from_events_kpis(conn, Filters())
     assert from_rollups_kpis(conn, Filters())["sessions"]["complete"] == 2
+
+
+def test_a_returning_person_turns_an_open_session_of_the_past_into_a_missing_exit(
+        conn, tmp_path) -> None:
+    """The past hour is recounted, not recomputed; the numbers are the events' all the same."""
+    ingest_file(conn, write_csv(tmp_path / "a.csv", [(600, "P1", "C1", "entry"),
+                                                     (700, "P2", "C1", "entry"),
+                                                     (710, "P2", "C1", "exit")]))
+    ingest_file(conn, write_csv(tmp_path / "b.csv", [(3000, "P1", "C1", "entry")]))
+    got = from_rollups_kpis(conn, Filters())
+    assert got["sessions"] == {"complete": 1, "missing_exit": 1, "open": 1}
+    assert got == from_events_kpis(conn, Filters())
+    row = conn.execute("SELECT open, missing_exit FROM rollup_hours"
+                       " WHERE hour = %s AND camera_id = 'C1'", (BASE + timedelta(hours=10),)
+                       ).fetchone()
+    assert row == (0, 1)

@@ -23,7 +23,7 @@ import psycopg
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from dwell.domain.hours import touched_hours
+from dwell.domain.hours import HOUR_MS, touched_hours
 from dwell.domain.sessions import Pairing, SessionStatus, pair_sessions
 from dwell.domain.timestamps import decide_day_first
 from dwell.domain.validate import (
@@ -72,7 +72,7 @@ STORED_EVENTS_SQL = """
 # the rollups are refreshed only where the new pairing differs.
 REPLACED_SESSIONS = pa.schema([
     ("entry_event_id", pa.int64()), ("exit_event_id", pa.int64()), ("status", pa.string()),
-    ("entry_ts", pa.int64()), ("exit_ts", pa.int64()),
+    ("entry_ts", pa.int64()), ("exit_ts", pa.int64()), ("camera_id", pa.string()),
 ])
 REPLACE_SESSIONS_SQL = """
     DELETE FROM person_sessions s USING touched_keys t
@@ -80,7 +80,7 @@ REPLACE_SESSIONS_SQL = """
       AND (t.cut_ts IS NULL OR s.entry_ts > t.cut_ts)
     RETURNING s.entry_event_id, s.exit_event_id, s.status,
               (extract(epoch FROM s.entry_ts) * 1000)::bigint,
-              (extract(epoch FROM s.exit_ts) * 1000)::bigint
+              (extract(epoch FROM s.exit_ts) * 1000)::bigint, s.camera_id
 """
 # A key's cut: the latest exit, before the upload's first event of the key, that completed a
 # stored session with no entry at the same instant. Pairing is a left-to-right state machine
@@ -209,7 +209,7 @@ def rebuild_rollups(conn: psycopg.Connection) -> None:
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (INGEST_LOCK,))
         hourly.mark_stale(conn)
-        hourly.refresh(conn, np.array([], dtype=np.int64))
+        hourly.refresh(conn, hourly.Changes.none())
 
 
 @dataclass
@@ -513,11 +513,11 @@ def _store(conn: psycopg.Connection, upload_id: int, name: str, source: _Source,
         bulk = indexes_built_after(conn, ("camera_events", "person_sessions")) if first_load \
             else nullcontext()
         with bulk:
-            changed_hours = []
+            changes = []
             for part in itertools.chain([first] if first else [], parts):
-                stored, sessions, hours = _store_part(conn, upload_id, part, quality, options,
-                                                      store_empty, progress)
-                changed_hours.append(hours)
+                stored, sessions, changed = _store_part(conn, upload_id, part, quality, options,
+                                                        store_empty, progress)
+                changes.append(changed)
                 events_stored += stored
                 sessions_written += sessions
                 _store_rejected(conn, upload_id, part.raw, part.checks)
@@ -527,7 +527,7 @@ def _store(conn: psycopg.Connection, upload_id: int, name: str, source: _Source,
         if not rollups:
             hourly.mark_stale(conn)
         elif events_stored or sessions_written:
-            hourly.refresh(conn, np.unique(np.concatenate(changed_hours)))
+            hourly.refresh(conn, hourly.Changes.combine(changes))
         if ambiguous:
             quality.add_issue("ambiguous_dates", 1, [])
         for attribute in source.layout.attributes:
@@ -542,10 +542,10 @@ def _store(conn: psycopg.Connection, upload_id: int, name: str, source: _Source,
 
 def _store_part(conn: psycopg.Connection, upload_id: int, part: _Part, quality: QualityReport,
                 options: IngestOptions, store_empty: bool,
-                progress: _PartProgress) -> tuple[int, int, np.ndarray]:
+                progress: _PartProgress) -> tuple[int, int, hourly.Changes]:
     """De-duplicate, re-pair and write one part's events with the stored events of its
     keys. Parts share no person, so each part's keys are untouched by the others. Returns
-    the events stored, the sessions written and the UTC hours whose rollups changed."""
+    the events stored, the sessions written and what changed in the rollups."""
     rows = part.raw.table.num_rows
     progress("pairing", rows, 0.25)
     events = _with_attribute_sets(conn, part.events, part.attribute_texts)
@@ -590,18 +590,20 @@ def _store_part(conn: psycopg.Connection, upload_id: int, part: _Part, quality: 
     copy_in(conn, "person_sessions", sessions)
     orphan_flipped = (stored.column("event_type").to_numpy(zero_copy_only=False) == "exit") & (
         stored.column("session_id").is_null().to_numpy(zero_copy_only=False) != (sid[:n_stored] < 0))
-    return len(new_index), len(pairing.status), _changed_hours(
+    return len(new_index), len(pairing.status), _rollup_changes(
         np.concatenate([merged.ts_ms[new_index], merged.ts_ms[:n_stored][orphan_flipped]]),
         replaced, sessions)
 
 
-def _changed_hours(event_ts_ms: np.ndarray, replaced: pa.Table,
-                   made: pa.Table) -> np.ndarray:
-    """The UTC hours whose rollups an upload changed: those of its new events and of stored
-    exits that became or stopped being orphans; and of every session that differs between
-    those it replaced and those it made (a session is its opening entry, closing exit and
-    status), at its entry and, if complete, under it. Re-pairing a returning person mostly
-    makes the sessions it replaced, which change nothing."""
+def _rollup_changes(event_ts_ms: np.ndarray, replaced: pa.Table,
+                    made: pa.Table) -> hourly.Changes:
+    """What an upload changed in the rollups. Hours to recompute: those of its new events
+    and of stored exits that became or stopped being orphans; and of every session that
+    differs between those it replaced and those it made (a session is its opening entry,
+    closing exit and status), at its entry and, if complete, under it. A session that only
+    went from open to missing_exit (a returning person's next entry) is a recount of its
+    hour instead: recomputing each such hour of the past cost more than the rest of the
+    upload. Re-pairing mostly makes again the sessions it replaced, which change nothing."""
     def columns(table: pa.Table) -> tuple[np.ndarray, ...]:
         entry, exit_, status, entry_ms, exit_ms = (table.column(name) for name in (
             "entry_event_id", "exit_event_id", "status", "entry_ts", "exit_ts"))
@@ -613,19 +615,30 @@ def _changed_hours(event_ts_ms: np.ndarray, replaced: pa.Table,
     old, new = columns(replaced), columns(made)
     _, in_old, in_new = np.intersect1d(old[0], new[0], assume_unique=True, return_indices=True)
     same = (old[1][in_old] == new[1][in_new]) & (old[2][in_old] == new[2][in_new])
+    recount = ~same & (old[1][in_old] < 0) & (new[1][in_new] < 0)  # no exit either way
     changed_old = np.ones(len(old[0]), dtype=bool)
-    changed_old[in_old[same]] = False
+    changed_old[in_old[same | recount]] = False
     changed_new = np.ones(len(new[0]), dtype=bool)
-    changed_new[in_new[same]] = False
+    changed_new[in_new[same | recount]] = False
     entries = np.concatenate([old[3][changed_old], new[3][changed_new]])
     complete = int(SessionStatus.COMPLETE)
     complete_old = changed_old & (old[2] == complete)
     complete_new = changed_new & (new[2] == complete)
-    return touched_hours(
+    hours = touched_hours(
         np.concatenate([event_ts_ms, entries]),
         np.concatenate([old[3][complete_old], new[3][complete_new]]),
         np.concatenate([old[4][complete_old], new[4][complete_new]]),
     )
+    was, now = old[2][in_old[recount]], new[2][in_new[recount]]
+    recounts = pa.table({
+        "hour": pa.array(new[3][in_new[recount]] // HOUR_MS),
+        "camera_id": made.column("camera_id").take(pa.array(in_new[recount])),
+        "open": pa.array((now == SessionStatus.OPEN).astype(np.int64)
+                         - (was == SessionStatus.OPEN)),
+        "missing_exit": pa.array((now == SessionStatus.MISSING_EXIT).astype(np.int64)
+                                 - (was == SessionStatus.MISSING_EXIT)),
+    })
+    return hourly.Changes(hours, recounts)
 
 
 def _with_attribute_sets(conn: psycopg.Connection, events: pa.Table,

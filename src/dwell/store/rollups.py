@@ -10,10 +10,12 @@ from __future__ import annotations
 import logging
 import math
 import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 import numpy as np
 import psycopg
+import pyarrow as pa
 
 from dwell.analytics.filters import Filters
 from dwell.analytics.occupancy import person_seconds
@@ -84,6 +86,31 @@ _HOURS = """
 """
 
 
+@dataclass(frozen=True)
+class Changes:
+    """What an upload changed in the rollups: hours to recompute, and sessions that only
+    went between open and missing_exit, as count changes per (hour, camera_id) of entry
+    (table: hour (UTC hour number), camera_id, open, missing_exit)."""
+
+    hours: np.ndarray
+    recounts: pa.Table
+
+    @classmethod
+    def none(cls) -> Changes:
+        return cls(np.array([], dtype=np.int64), pa.table({
+            "hour": pa.array([], pa.int64()), "camera_id": pa.array([], pa.string()),
+            "open": pa.array([], pa.int64()), "missing_exit": pa.array([], pa.int64())}))
+
+    @classmethod
+    def combine(cls, parts: list[Changes]) -> Changes:
+        if not parts:
+            return cls.none()
+        recounts = pa.concat_tables([part.recounts for part in parts]).group_by(
+            ["hour", "camera_id"]).aggregate([("open", "sum"), ("missing_exit", "sum")])
+        return cls(np.unique(np.concatenate([part.hours for part in parts])),
+                   recounts.rename_columns(["hour", "camera_id", "open", "missing_exit"]))
+
+
 def ready(conn: psycopg.Connection) -> bool:
     """Whether the rollups describe every stored event."""
     row = conn.execute("SELECT ready FROM rollup_state").fetchone()
@@ -96,10 +123,13 @@ def mark_stale(conn: psycopg.Connection) -> None:
     conn.execute("UPDATE rollup_state SET ready = false WHERE ready")
 
 
-def refresh(conn: psycopg.Connection, hours: np.ndarray) -> None:
-    """Recompute the rollups of `hours` (sorted distinct UTC hour numbers), or of every
+def refresh(conn: psycopg.Connection, changes: Changes) -> None:
+    """Recompute the rollups of the changed hours and apply the recounts, or rebuild every
     hour when they were stale. Runs in the caller's transaction, under the ingest lock."""
     started = time.perf_counter()
+    hours = changes.hours
+    if ready(conn):
+        _recount(conn, changes)
     if not ready(conn):
         bounds = conn.execute("SELECT min(ts), max(ts) FROM camera_events").fetchone()
         conn.execute("TRUNCATE rollup_hours, rollup_occupancy")
@@ -126,6 +156,26 @@ def refresh(conn: psycopg.Connection, hours: np.ndarray) -> None:
     log.info("rollups refreshed", extra={"hours": sum(hi - lo for lo, hi in runs),
                                          "runs": len(runs),
                                          "seconds": round(time.perf_counter() - started, 3)})
+
+
+def _recount(conn: psycopg.Connection, changes: Changes) -> None:
+    """Apply the open / missing_exit count changes of hours that are not recomputed."""
+    recounts = changes.recounts
+    keep = ~np.isin(recounts.column("hour").to_numpy(), changes.hours)
+    recounts = recounts.filter(pa.array(keep))
+    if recounts.num_rows == 0:
+        return
+    updated = conn.execute(
+        "UPDATE rollup_hours h SET open = h.open + d.open,"
+        " missing_exit = h.missing_exit + d.missing_exit"
+        " FROM unnest(%s::bigint[], %s::text[], %s::int[], %s::int[])"
+        "      AS d(hour, camera_id, open, missing_exit)"
+        " WHERE h.hour = TIMESTAMPTZ 'epoch' + d.hour * interval '1 hour'"
+        "   AND h.camera_id = d.camera_id",
+        [recounts.column(name).to_pylist()
+         for name in ("hour", "camera_id", "open", "missing_exit")]).rowcount
+    if updated != recounts.num_rows:  # every session's entry hour has its row
+        raise RuntimeError(f"rollups: {recounts.num_rows - updated} recounted hours not found")
 
 
 def _refresh_occupancy(conn: psycopg.Connection, runs: list[tuple[int, int]]) -> None:
