@@ -321,15 +321,25 @@ def _distinct_counts(groups: list[list[bytes]]) -> list[int]:
 
 
 def _distinct_keys(groups: list[list[bytes]]) -> list[np.ndarray]:
-    """The distinct person keys of each group of big-endian int4 arrays. One array indexed
-    by key serves every group, never cleared: each key's position in the group is written
-    there, one write wins, and the key is kept where its own position is read back. No
-    sort, and no pass over every person per group."""
+    """The distinct person keys of each group of big-endian int4 arrays.
+
+    A group with keys for a good part of all persons marks them in a bitmap. Smaller groups
+    (an hour's few thousand keys) share one array indexed by key, never cleared: each key's
+    position in the group is written there, one write wins, and the key is kept where its
+    own position is read back. No sort, and no pass over every person per small group.
+    """
     arrays = [np.frombuffer(b"".join(blobs), dtype=">i4").astype(np.int32) for blobs in groups]
     top = max((int(keys.max()) for keys in arrays if len(keys)), default=-1)
-    owner = np.empty(top + 1, dtype=np.int32)
+    owner = None
     distinct = []
     for keys in arrays:
+        if len(keys) * 8 > top:
+            seen = np.zeros(top + 1, dtype=bool)
+            seen[keys] = True
+            distinct.append(np.flatnonzero(seen))
+            continue
+        if owner is None:
+            owner = np.empty(top + 1, dtype=np.int32)
         positions = np.arange(len(keys), dtype=np.int32)
         owner[keys] = positions
         distinct.append(keys[owner[keys] == positions])
