@@ -99,12 +99,11 @@ def kpis(conn: psycopg.Connection, filters: Filters
          ) -> tuple[dict[str, Any], Occupancy] | None:
     """The KPI counts and the overall peak from the rollups, or None if the question needs
     the events."""
-    sql.check_filters(filters)
     with _snapshot(conn):
-        plan = _plan(conn, filters)
-        if plan is None:
+        planned = _plan(conn, filters)
+        if planned is None:
             return None
-        where, params = _where(plan)
+        plan, where, params = planned
         counts = sql.fetch_one(conn, pgsql.SQL(_KPI_SQL).format(where=where), params) or {}
         if counts.get("members", 0) > MAX_MEMBERS or _too_long(counts.get("max_dwell_s")):
             return None
@@ -131,11 +130,10 @@ def timeseries(conn: psycopg.Connection, filters: Filters,
     if not sql.zone_profile(filters.tz).whole_hours:
         return None
     with _snapshot(conn):
-        plan = _plan(conn, filters)
-        if plan is None:
+        planned = _plan(conn, filters, bounded=True)
+        if planned is None:
             return None
-        where, params = _where(plan)
-        params.update(sql.filter_params(plan))
+        plan, where, params = planned
         statement = pgsql.SQL(_BUCKETS_SQL).format(
             hour_key=sql.bucket_key(interval, plan.tz, "hour"), where=where,
             buckets=sql.fragment("buckets", **sql.bucket_parts(interval, plan.tz)))
@@ -144,8 +142,6 @@ def timeseries(conn: psycopg.Connection, filters: Filters,
             return [], Occupancy(0, None)
         starts = [b["b_start"] for b in buckets]
         if any(not _whole_hour(b["b_start"]) or not _whole_hour(b["b_end"]) for b in buckets):
-            return None
-        if _members(conn, plan) > MAX_MEMBERS:
             return None
         params.update(b_start=starts, b_end=[b["b_end"] for b in buckets])
         sums = {row["bucket"]: row for row in sql.fetch_all(
@@ -187,11 +183,10 @@ def groups(conn: psycopg.Connection, filters: Filters,
     else:
         return None
     with _snapshot(conn):
-        plan = _plan(conn, filters)
-        if plan is None or _members(conn, plan) > MAX_MEMBERS:
+        planned = _plan(conn, filters, bounded=True)
+        if planned is None:
             return None
-        where, params = _where(plan)
-        params.update(sql.filter_params(plan))
+        plan, where, params = planned
         rows = sql.fetch_all(conn, pgsql.SQL(_GROUP_SUMS_SQL).format(
             key=key, value=value, where=where), params)
         if any(_too_long(row["max_dwell_s"]) for row in rows):
@@ -220,10 +215,10 @@ def repeat_rows(conn: psycopg.Connection, filters: Filters) -> list[dict[str, An
     if not sql.zone_profile(filters.tz).whole_hours:
         return None
     with _snapshot(conn):
-        plan = _plan(conn, filters)
-        if plan is None or _members(conn, plan) > MAX_MEMBERS:
+        planned = _plan(conn, filters, bounded=True)
+        if planned is None:
             return None
-        where, params = _where(plan)
+        plan, where, params = planned
         members = _fetch(conn, pgsql.SQL("SELECT hour, visitors FROM rollup_hours WHERE {}"
                                          " ORDER BY hour").format(where), params)
     zone = ZoneInfo(plan.tz)
@@ -252,12 +247,11 @@ def repeat_rows(conn: psycopg.Connection, filters: Filters) -> list[dict[str, An
 def dwell_ms(conn: psycopg.Connection, filters: Filters) -> np.ndarray | None:
     """The dwell times of the complete sessions (in milliseconds, in no order) from the
     rollups, or None if the question needs the sessions."""
-    sql.check_filters(filters)
     with _snapshot(conn):
-        plan = _plan(conn, filters)
-        if plan is None:
+        planned = _plan(conn, filters)
+        if planned is None:
             return None
-        where, params = _where(plan)
+        _, where, params = planned
         held = conn.execute(pgsql.SQL("SELECT coalesce(sum(complete), 0), max(dwell_max)"
                                       " FROM rollup_hours WHERE {}").format(where),
                             params).fetchone()
@@ -463,8 +457,12 @@ def _settled(conn: psycopg.Connection, plan: Filters, reach: timedelta) -> datet
     return floor if floor == last_exit else floor + HOUR
 
 
-def _plan(conn: psycopg.Connection, filters: Filters) -> Filters | None:
-    """`filters` as the rollups can answer them (bounds outside the data dropped), or None."""
+def _plan(conn: psycopg.Connection, filters: Filters, bounded: bool = False
+          ) -> tuple[Filters, pgsql.Composable, dict[str, Any]] | None:
+    """`filters` as the rollups can answer them (bounds outside the data dropped), with the
+    WHERE clause of their rows and its parameters; None if they cannot, or (`bounded`) if
+    their rows hold more than MAX_MEMBERS members."""
+    sql.check_filters(filters)
     if filters.person_ids:
         return None
     state = conn.execute("SELECT ready FROM rollup_state").fetchone()
@@ -474,12 +472,16 @@ def _plan(conn: psycopg.Connection, filters: Filters) -> Filters | None:
     if start is not None or end is not None:
         first, last = conn.execute("SELECT min(ts), max(ts) FROM camera_events").fetchone()
         if first is None:
-            return replace(filters, start=None, end=None)
+            start = end = None
         start = None if start is not None and start <= first else start
         end = None if end is not None and end > last else end
     if any(moment is not None and not _whole_hour(moment) for moment in (start, end)):
         return None
-    return replace(filters, start=start, end=end)
+    plan = replace(filters, start=start, end=end)
+    if bounded and _members(conn, plan) > MAX_MEMBERS:
+        return None
+    where, params = _where(plan)
+    return plan, where, {**sql.filter_params(plan), **params}
 
 
 def _whole_hour(moment: datetime) -> bool:
