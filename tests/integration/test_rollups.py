@@ -262,3 +262,16 @@ def test_a_returning_person_turns_an_open_session_of_the_past_into_a_missing_exi
                        " WHERE hour = %s AND camera_id = 'C1'", (BASE + timedelta(hours=10),)
                        ).fetchone()
     assert row == (0, 1)
+
+
+def test_hours_after_the_start_with_nobody_entered_yet_have_no_presence(conn, tmp_path) -> None:
+    """P3 is present from 00:00 to 24:00; from 01:00 on nobody counts until someone enters.
+    The hours swept for that stretch hold only marks (an empty sweep ends without a next
+    instant), which must count as nobody, not as unknown."""
+    ingest_file(conn, write_csv(tmp_path / "a.csv", [(0, "P3", "C3", "entry"),
+                                                     (283, "P5", "C3", "other"),
+                                                     (1440, "P3", "C3", "exit")]))
+    later = Filters(start=BASE + timedelta(hours=1))
+    fast = from_rollups_series(conn, later, "hour")
+    assert fast == from_events_series(conn, later, "hour")
+    assert {row["peak_occupancy"] for row in fast} == {0}
