@@ -186,7 +186,7 @@ def groups(conn: psycopg.Connection, filters: Filters,
         planned = _plan(conn, filters, bounded=True)
         if planned is None:
             return None
-        plan, where, params = planned
+        _, where, params = planned
         rows = sql.fetch_all(conn, pgsql.SQL(_GROUP_SUMS_SQL).format(
             key=key, value=value, where=where), params)
         if any(_too_long(row["max_dwell_s"]) for row in rows):
