@@ -1,5 +1,6 @@
-"""KPIs and time series from the hourly rollups (migration 0006): the same numbers as the
-queries over the events, from a few thousand rows instead of millions.
+"""Analytics from the hourly rollups (migration 0006): KPIs, time series and occupancy,
+groups by camera or time bucket, repeat visitors, dwell times and the whole report. The
+same numbers as the queries over the events, from a few thousand rows instead of millions.
 
 A question qualifies when the rollups are current, it names no persons, and its time range
 starts and ends on whole UTC hours (a bound outside the stored data is no bound); a time
