@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -93,7 +94,6 @@ _GROUP_SUMS_SQL = """
     GROUP BY k
     ORDER BY k
 """
-_GROUP_MEMBERS_SQL = "SELECT {key} AS k, visitors, dwells FROM rollup_hours WHERE {where} ORDER BY k"
 
 
 def kpis(conn: psycopg.Connection, filters: Filters
@@ -108,15 +108,14 @@ def kpis(conn: psycopg.Connection, filters: Filters
         counts = sql.fetch_one(conn, pgsql.SQL(_KPI_SQL).format(where=where), params) or {}
         if counts.get("members", 0) > MAX_MEMBERS or _too_long(counts.get("max_dwell_s")):
             return None
-        members = _fetch(conn, pgsql.SQL("SELECT visitors, dwellers, dwells FROM rollup_hours"
-                                         " WHERE {}").format(where), params)
-        dwells = _dwells([row[2] for row in members])
-        dwellers = _distinct([row[1] for row in members])
+        members = _member_rows(conn, plan, where, params, *_MEMBERS)
+        dwells = _dwells([row[4] for row in members])
+        dwellers = _distinct([row[3] for row in members])
         # Divided by PostgreSQL, as the query over the events divides (numeric, exact).
         per_person = conn.execute("SELECT %s::numeric / nullif(%s::numeric, 0)",
                                   (counts["dwell_sum"], dwellers)).fetchone()
         median, p90 = percentiles(dwells, 0.5, 0.9)
-        counts.update(unique_visitors=_distinct([row[0] for row in members]),
+        counts.update(unique_visitors=_distinct([row[2] for row in members]),
                       avg_dwell_per_person_s=per_person[0] if per_person else None,
                       median_dwell_s=median, p90_dwell_s=p90)
         return counts, _peak(conn, plan)
@@ -149,19 +148,13 @@ def timeseries(conn: psycopg.Connection, filters: Filters,
             conn, pgsql.SQL(_BUCKET_SUMS_SQL).format(where=where), params)}
         if any(_too_long(row["max_dwell_s"]) for row in sums.values()):
             return None
-        members = _fetch(conn, pgsql.SQL("SELECT hour, visitors, dwells FROM rollup_hours"
-                                       " WHERE {} ORDER BY hour").format(where), params)
-        # Rows come in hour order, so each bucket's rows are one slice.
-        position = np.searchsorted(np.array([s.timestamp() for s in starts]),
-                                   np.array([row[0].timestamp() for row in members]), "right") - 1
-        edges = np.searchsorted(position, np.arange(len(starts) + 1), "left")
-        slices = [members[edges[i]:edges[i + 1]] for i in range(len(starts))]
-        visitors = _distinct_counts([[m[1] for m in mine] for mine in slices])
+        slices = _by_start(_member_rows(conn, plan, where, params, "visitors", "dwells"), starts)
+        visitors = _distinct_counts([[m[2] for m in mine] for mine in slices])
         rows = []
         for start, mine, unique in zip(starts, slices, visitors):
             row = dict(sums.get(start) or _EMPTY_BUCKET)
             row.update(bucket=start, unique_visitors=unique,
-                       median_dwell_s=percentiles(_dwells([m[2] for m in mine]), 0.5)[0])
+                       median_dwell_s=percentiles(_dwells([m[4] for m in mine]), 0.5)[0])
             rows.append(row)
         occupancy = _bucket_occupancy(conn, plan, interval, buckets)
         return rows, occupancy
@@ -187,23 +180,22 @@ def groups(conn: psycopg.Connection, filters: Filters,
         planned = _plan(conn, filters, bounded=True)
         if planned is None:
             return None
-        _, where, params = planned
+        plan, where, params = planned
         rows = sql.fetch_all(conn, pgsql.SQL(_GROUP_SUMS_SQL).format(
             key=key, value=value, where=where), params)
         if any(_too_long(row["max_dwell_s"]) for row in rows):
             return None
-        members = _fetch(conn, pgsql.SQL(_GROUP_MEMBERS_SQL).format(key=key, where=where),
-                         params)
-    slices, start = [], 0
-    for row in rows:
-        end = start
-        while end < len(members) and members[end][0] == row["k"]:
-            end += 1
-        slices.append(members[start:end])
-        start = end
-    visitors = _distinct_counts([[m[1] for m in mine] for mine in slices])
+        members = _member_rows(conn, plan, where, params, "visitors", "dwells")
+    if group_by == "camera":
+        by_camera: dict[str, list[tuple[Any, ...]]] = {}
+        for member in members:
+            by_camera.setdefault(member[1], []).append(member)
+        slices = [by_camera.get(row["k"], []) for row in rows]
+    else:  # every hour with data lies in one of the buckets with data, which come in order
+        slices = _by_start(members, [row["group_value"] for row in rows])
+    visitors = _distinct_counts([[m[2] for m in mine] for mine in slices])
     for row, mine, unique in zip(rows, slices, visitors):
-        median, p90 = percentiles(_dwells([m[2] for m in mine]), 0.5, 0.9)
+        median, p90 = percentiles(_dwells([m[4] for m in mine]), 0.5, 0.9)
         row.update(unique_visitors=unique, median_dwell_s=median, p90_dwell_s=p90)
     return rows
 
@@ -220,11 +212,10 @@ def repeat_rows(conn: psycopg.Connection, filters: Filters) -> list[dict[str, An
         if planned is None:
             return None
         plan, where, params = planned
-        members = _fetch(conn, pgsql.SQL("SELECT hour, visitors FROM rollup_hours WHERE {}"
-                                         " ORDER BY hour").format(where), params)
+        members = _member_rows(conn, plan, where, params, "visitors")
     zone = ZoneInfo(plan.tz)
     by_day: dict[int, list[bytes]] = {}  # in day order: the rows come in hour order
-    for hour, visitors in members:
+    for hour, _, visitors, _, _ in members:
         by_day.setdefault(hour.astimezone(zone).date().toordinal(), []).append(visitors)
     days = _distinct_keys(list(by_day.values()))
     top = max((int(keys.max()) for keys in days if len(keys)), default=-1)
@@ -252,20 +243,27 @@ def dwell_ms(conn: psycopg.Connection, filters: Filters) -> np.ndarray | None:
         planned = _plan(conn, filters)
         if planned is None:
             return None
-        _, where, params = planned
+        plan, where, params = planned
         held = conn.execute(pgsql.SQL("SELECT coalesce(sum(complete), 0), max(dwell_max)"
                                       " FROM rollup_hours WHERE {}").format(where),
                             params).fetchone()
         if held is None or held[0] > MAX_MEMBERS or _too_long(held[1]):
             return None
-        members = _fetch(conn, pgsql.SQL("SELECT dwells FROM rollup_hours WHERE {}")
-                         .format(where), params)
-    return _dwells([row[0] for row in members])
+        members = _member_rows(conn, plan, where, params, "dwells")
+    return _dwells([row[4] for row in members])
 
 
 def report(conn: psycopg.Connection, filters: Filters) -> dict[str, Any] | None:
     """Every part of the report (SPEC §12) from the rollups, in one snapshot, or None if any
     part needs the events."""
+    shared = _SHARED.set({})
+    try:
+        return _report(conn, filters)
+    finally:
+        _SHARED.reset(shared)
+
+
+def _report(conn: psycopg.Connection, filters: Filters) -> dict[str, Any] | None:
     with _snapshot(conn):
         parts = {"kpis": kpis(conn, filters)}
         if parts["kpis"] is not None:
@@ -276,7 +274,7 @@ def report(conn: psycopg.Connection, filters: Filters) -> dict[str, Any] | None:
     return None if any(part is None for part in parts.values()) else parts
 
 
-def _members(conn: psycopg.Connection, plan: Filters) -> int:
+def _member_count(conn: psycopg.Connection, plan: Filters) -> int:
     """How many members (person keys, dwell values) the plan's rollup rows hold."""
     where, params = _where(plan)
     held = conn.execute(pgsql.SQL(
@@ -479,7 +477,7 @@ def _plan(conn: psycopg.Connection, filters: Filters, bounded: bool = False
     if any(moment is not None and not _whole_hour(moment) for moment in (start, end)):
         return None
     plan = replace(filters, start=start, end=end)
-    if bounded and _members(conn, plan) > MAX_MEMBERS:
+    if bounded and _member_count(conn, plan) > MAX_MEMBERS:
         return None
     where, params = _where(plan)
     return plan, where, {**sql.filter_params(plan), **params}
@@ -510,6 +508,42 @@ def _hour_range(lower: datetime | None, upper: datetime | None
     if upper is not None:
         conditions.append(pgsql.SQL("hour < %(upper)s"))
     return pgsql.SQL(" AND ").join(conditions), {"lower": lower, "upper": upper}
+
+
+# Member rows already read in this context, by range and cameras: the parts of one report
+# read them once.
+_SHARED: ContextVar[dict[tuple[Any, ...], list[tuple[Any, ...]]] | None] = ContextVar(
+    "hourly_members", default=None)
+
+
+_MEMBERS = ("visitors", "dwellers", "dwells")
+
+
+def _member_rows(conn: psycopg.Connection, plan: Filters, where: pgsql.Composable,
+                 params: dict[str, Any], *needed: str) -> list[tuple[Any, ...]]:
+    """(hour, camera_id, visitors, dwellers, dwells) of the plan's rows, in hour order; the
+    arrays not `needed` are None, unless the parts of a report share the rows."""
+    shared = _SHARED.get()
+    key = (plan.start, plan.end, plan.camera_ids)
+    if shared is not None and key in shared:
+        return shared[key]
+    columns = [pgsql.Identifier(name) if name in needed or shared is not None
+               else pgsql.SQL("NULL") for name in _MEMBERS]
+    rows = _fetch(conn, pgsql.SQL("SELECT hour, camera_id, {} FROM rollup_hours WHERE {}"
+                                  " ORDER BY hour").format(pgsql.SQL(", ").join(columns), where),
+                  params)
+    if shared is not None:
+        shared[key] = rows
+    return rows
+
+
+def _by_start(members: list[tuple[Any, ...]], starts: list[datetime]
+              ) -> list[list[tuple[Any, ...]]]:
+    """Hour-ordered member rows cut into the buckets that begin at `starts` (ascending)."""
+    position = np.searchsorted(np.array([start.timestamp() for start in starts]),
+                               np.array([m[0].timestamp() for m in members]), "right") - 1
+    edges = np.searchsorted(position, np.arange(len(starts) + 1), "left")
+    return [members[edges[i]:edges[i + 1]] for i in range(len(starts))]
 
 
 def _fetch(conn: psycopg.Connection, statement: pgsql.Composable,
