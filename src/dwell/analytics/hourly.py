@@ -126,11 +126,8 @@ def timeseries(conn: psycopg.Connection, filters: Filters,
     """The counts of every bucket of the SPEC §8 series and their occupancy from the rollups,
     or None if the question needs the events."""
     sql.check_interval(interval)
-    sql.check_filters(filters)
-    if not sql.zone_profile(filters.tz).whole_hours:
-        return None
     with _snapshot(conn):
-        planned = _plan(conn, filters, bounded=True)
+        planned = _plan(conn, filters, bounded=True, zoned=True)
         if planned is None:
             return None
         plan, where, params = planned
@@ -170,14 +167,12 @@ def groups(conn: psycopg.Connection, filters: Filters,
         key: pgsql.Composable = pgsql.Identifier("camera_id")
         value: pgsql.Composable = pgsql.Identifier("k")
     elif group_by in sql.INTERVALS:
-        if not sql.zone_profile(filters.tz).whole_hours:
-            return None
         key = sql.bucket_key(group_by, filters.tz, "hour")
         value = sql.bucket_start(group_by, filters.tz, "k")
     else:
         return None
     with _snapshot(conn):
-        planned = _plan(conn, filters, bounded=True)
+        planned = _plan(conn, filters, bounded=True, zoned=group_by != "camera")
         if planned is None:
             return None
         plan, where, params = planned
@@ -204,11 +199,8 @@ def repeat_rows(conn: psycopg.Connection, filters: Filters) -> list[dict[str, An
     """Per number of visits (SPEC §9, ascending): the persons who made that many and the
     day gaps between their consecutive visits, from the hours' person keys; None if the
     question needs the events (a local day must be a union of UTC hours)."""
-    sql.check_filters(filters)
-    if not sql.zone_profile(filters.tz).whole_hours:
-        return None
     with _snapshot(conn):
-        planned = _plan(conn, filters, bounded=True)
+        planned = _plan(conn, filters, bounded=True, zoned=True)
         if planned is None:
             return None
         plan, where, params = planned
@@ -456,13 +448,14 @@ def _settled(conn: psycopg.Connection, plan: Filters, reach: timedelta) -> datet
     return floor if floor == last_exit else floor + HOUR
 
 
-def _plan(conn: psycopg.Connection, filters: Filters, bounded: bool = False
-          ) -> tuple[Filters, pgsql.Composable, dict[str, Any]] | None:
+def _plan(conn: psycopg.Connection, filters: Filters, bounded: bool = False,
+          zoned: bool = False) -> tuple[Filters, pgsql.Composable, dict[str, Any]] | None:
     """`filters` as the rollups can answer them (bounds outside the data dropped), with the
-    WHERE clause of their rows and its parameters; None if they cannot, or (`bounded`) if
-    their rows hold more than MAX_MEMBERS members."""
+    WHERE clause of their rows and its parameters; None if they cannot, if (`bounded`) their
+    rows hold more than MAX_MEMBERS members, or if (`zoned`: local buckets or days) the
+    zone has an offset that is not whole hours."""
     sql.check_filters(filters)
-    if filters.person_ids:
+    if filters.person_ids or (zoned and not sql.zone_profile(filters.tz).whole_hours):
         return None
     state = conn.execute("SELECT ready FROM rollup_state").fetchone()
     if not state or not state[0]:
