@@ -1,4 +1,5 @@
-"""Analytics: one function per question, computed in SQL over the store (SPEC §5-§10).
+"""Analytics: one function per question (SPEC §5-§10), computed in SQL over the store, or
+from the hourly rollups (`hourly`) where they give the same numbers.
 
 Every function takes a connection and `Filters` and returns JSON-ready values named as in
 SPEC §12; bad input raises ValueError naming the parameter.

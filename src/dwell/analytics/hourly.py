@@ -268,10 +268,9 @@ def _report(conn: psycopg.Connection, filters: Filters) -> dict[str, Any] | None
 
 def _member_count(conn: psycopg.Connection, plan: Filters) -> int:
     """How many members (person keys, dwell values) the plan's rollup rows hold."""
-    where, params = _where(plan)
     held = conn.execute(pgsql.SQL(
         "SELECT coalesce(sum(octet_length(visitors) / 4 + complete), 0) FROM rollup_hours"
-        " WHERE {}").format(where), params).fetchone()
+        " WHERE {}").format(sql.hours_where(plan)), sql.filter_params(plan)).fetchone()
     return int(held[0]) if held else 0
 
 
@@ -280,13 +279,12 @@ def percentiles(dwell_ms: np.ndarray, *fractions: float) -> list[float | None]:
     interpolation between the values at the two ranks around fraction * (n - 1), computed
     as it computes it, on the same float8 seconds (whole milliseconds / 1000). The
     fractions share one partial sort of the integers, which rank as the seconds do."""
-    values = dwell_ms
-    n = len(values)
+    n = len(dwell_ms)
     if n == 0:
         return [None] * len(fractions)
     positions = [fraction * (n - 1) for fraction in fractions]
     ranks = sorted({r for p in positions for r in (math.floor(p), math.ceil(p))})
-    ranked = np.partition(values, ranks)
+    ranked = np.partition(dwell_ms, ranks)
     results: list[float | None] = []
     for position in positions:
         lo, hi = math.floor(position), math.ceil(position)
@@ -345,21 +343,22 @@ def _peak(conn: psycopg.Connection, plan: Filters) -> Occupancy:
     """The overall peak and the first instant it is reached."""
     if plan.camera_ids:
         return peak_sweep(conn, plan)
-    reach = _reach(conn)
-    lower = _settled(conn, plan, reach)
+    before = reach(conn)
+    lower = _settled(conn, plan, before)
     candidates = []
     if plan.start is not None and lower > plan.start:
         end = lower if plan.end is None else min(lower, plan.end)
         swept = peak_sweep(conn, replace(plan, end=end))
         candidates.append((swept.peak, swept.peak_at))
-    condition, params = _hour_range(lower, plan.end)
+    settled = Filters(start=lower, end=plan.end)
     top = conn.execute(
         pgsql.SQL("SELECT peak, hour FROM rollup_occupancy WHERE {} ORDER BY peak DESC, hour"
-                " LIMIT 1").format(condition), params).fetchone()
+                  " LIMIT 1").format(sql.hours_where(settled)), sql.filter_params(settled)
+    ).fetchone()
     if top is not None:
         hour = top[1]
         # When in that hour: a sweep of every session that can be present in it.
-        since = hour - reach if plan.start is None else max(plan.start, hour - reach)
+        since = hour - before if plan.start is None else max(plan.start, hour - before)
         swept = peak_sweep(conn, replace(plan, start=since, end=hour + HOUR), present_from=hour)
         candidates.append((swept.peak, swept.peak_at))
     peak = max((level for level, _ in candidates), default=0)
@@ -374,16 +373,16 @@ def _bucket_occupancy(conn: psycopg.Connection, plan: Filters, interval: str,
     for the hours a range's start leaves partly counted."""
     if plan.camera_ids:
         return occupancy_sweep(conn, plan, (interval,))
-    lower = _settled(conn, plan, _reach(conn))
+    lower = _settled(conn, plan, reach(conn))
     hours: dict[datetime, tuple[int, Decimal]] = {}
     if plan.start is not None and lower > plan.start:
         end = lower if plan.end is None else min(lower, plan.end)
         swept = person_seconds(conn, replace(plan, end=end, tz="UTC"), "hour")
         hours.update((h, value) for h, value in swept.items() if plan.start <= h < end)
-    condition, params = _hour_range(lower, plan.end)
+    settled = Filters(start=lower, end=plan.end)
     for hour, peak, person_s in conn.execute(
-            pgsql.SQL("SELECT hour, peak, person_s FROM rollup_occupancy WHERE {}").format(condition),
-            params):
+            pgsql.SQL("SELECT hour, peak, person_s FROM rollup_occupancy WHERE {}")
+            .format(sql.hours_where(settled)), sql.filter_params(settled)):
         hours[hour] = (peak, person_s)
     starts = np.array([b["b_start"].timestamp() for b in buckets])
     totals: dict[datetime, tuple[int, Decimal]] = {}
@@ -412,7 +411,7 @@ def _tail(conn: psycopg.Connection, plan: Filters, until: datetime) -> Decimal:
     and still present at its end. Each such person is present from the end until the last
     of those exits, with no gap, since every one of the intervals holds the end."""
     assert plan.end is not None
-    since = plan.end - _reach(conn)
+    since = plan.end - reach(conn)
     if plan.start is not None:
         since = max(since, plan.start)
     row = conn.execute(
@@ -425,14 +424,14 @@ def _tail(conn: psycopg.Connection, plan: Filters, until: datetime) -> Decimal:
     return Decimal(row[0]) if row else Decimal(0)
 
 
-def _reach(conn: psycopg.Connection) -> timedelta:
+def reach(conn: psycopg.Connection) -> timedelta:
     """How far before an instant a session present at it can have entered: the longest
     stored dwell, and a second against rounding."""
     row = conn.execute("SELECT max(dwell_max) FROM rollup_hours").fetchone()
     return timedelta(seconds=float(row[0] or 0) + 1 if row else 1.0)
 
 
-def _settled(conn: psycopg.Connection, plan: Filters, reach: timedelta) -> datetime | None:
+def _settled(conn: psycopg.Connection, plan: Filters, before: timedelta) -> datetime | None:
     """The first whole hour from which the range counts everyone the rollups count: after
     the last exit of the sessions that entered before the range's start."""
     if plan.start is None:
@@ -440,7 +439,7 @@ def _settled(conn: psycopg.Connection, plan: Filters, reach: timedelta) -> datet
     row = conn.execute(
         "SELECT max(exit_ts) FROM person_sessions WHERE status = 'complete'"
         " AND entry_ts >= %s AND entry_ts < %s AND exit_ts > %s",
-        (plan.start - reach, plan.start, plan.start)).fetchone()
+        (plan.start - before, plan.start, plan.start)).fetchone()
     last_exit = row[0] if row else None
     if last_exit is None:
         return plan.start
@@ -472,35 +471,11 @@ def _plan(conn: psycopg.Connection, filters: Filters, bounded: bool = False,
     plan = replace(filters, start=start, end=end)
     if bounded and _member_count(conn, plan) > MAX_MEMBERS:
         return None
-    where, params = _where(plan)
-    return plan, where, {**sql.filter_params(plan), **params}
+    return plan, sql.hours_where(plan), sql.filter_params(plan)
 
 
 def _whole_hour(moment: datetime) -> bool:
     return moment.timestamp() % 3600 == 0
-
-
-def _where(plan: Filters) -> tuple[pgsql.Composable, dict[str, Any]]:
-    """The rollup rows of the plan's hours and cameras."""
-    conditions = [pgsql.SQL("TRUE")]
-    if plan.start is not None:
-        conditions.append(pgsql.SQL("hour >= %(start)s"))
-    if plan.end is not None:
-        conditions.append(pgsql.SQL("hour < %(end)s"))
-    if plan.camera_ids:
-        conditions.append(pgsql.SQL("camera_id = ANY(%(camera_ids)s::text[])"))
-    return pgsql.SQL(" AND ").join(conditions), {
-        "start": plan.start, "end": plan.end, "camera_ids": list(plan.camera_ids)}
-
-
-def _hour_range(lower: datetime | None, upper: datetime | None
-                ) -> tuple[pgsql.Composable, dict[str, Any]]:
-    conditions = [pgsql.SQL("TRUE")]
-    if lower is not None:
-        conditions.append(pgsql.SQL("hour >= %(lower)s"))
-    if upper is not None:
-        conditions.append(pgsql.SQL("hour < %(upper)s"))
-    return pgsql.SQL(" AND ").join(conditions), {"lower": lower, "upper": upper}
 
 
 # Member rows already read in this context, by range and cameras: the parts of one report

@@ -240,6 +240,12 @@ def sessions_where(filters: Filters) -> sql.Composable:
     return _where(filters, "entry_ts")
 
 
+def hours_where(filters: Filters) -> sql.Composable:
+    """Rows of the hourly rollups filter by their hour (whole UTC hours, so a range that
+    starts and ends on the hour takes exactly the hours of its events)."""
+    return _where(filters, "hour")
+
+
 def bucket_key(interval: str, tz: str, instant: sql.Composable | str) -> sql.Composable:
     """The bucket key of an instant (a timestamptz column name or expression)."""
     t = sql.Identifier(instant) if isinstance(instant, str) else instant

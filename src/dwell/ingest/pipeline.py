@@ -39,7 +39,7 @@ from dwell.domain.vocabulary import EventKind
 from dwell.ingest.errors import UploadRejected
 from dwell.ingest.reader import FileLayout, MalformedRow, RawRows, iter_chunks, read_rows, sniff
 from dwell.ingest.spill import DEFAULT_PARTITIONING, Partitioning, Spill
-from dwell.store import rollups as hourly
+from dwell.store import rollups as rollup_store
 from dwell.store import uploads
 from dwell.store.bulk import allocate_ids, copy_in, copy_out, indexes_built_after
 
@@ -208,8 +208,8 @@ def rebuild_rollups(conn: psycopg.Connection) -> None:
     lock: for a store loaded without them (`rollups=False`, or before they existed)."""
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (INGEST_LOCK,))
-        hourly.mark_stale(conn)
-        hourly.refresh(conn, hourly.Changes.none())
+        rollup_store.mark_stale(conn)
+        rollup_store.refresh(conn, rollup_store.Changes.none())
 
 
 @dataclass
@@ -525,9 +525,9 @@ def _store(conn: psycopg.Connection, upload_id: int, name: str, source: _Source,
                     ambiguous |= part.checks.ambiguous_dates
         _store_malformed(conn, upload_id, source.malformed)
         if not rollups:
-            hourly.mark_stale(conn)
+            rollup_store.mark_stale(conn)
         elif events_stored or sessions_written:
-            hourly.refresh(conn, hourly.Changes.combine(changes))
+            rollup_store.refresh(conn, rollup_store.Changes.combine(changes))
         if ambiguous:
             quality.add_issue("ambiguous_dates", 1, [])
         for attribute in source.layout.attributes:
@@ -542,7 +542,7 @@ def _store(conn: psycopg.Connection, upload_id: int, name: str, source: _Source,
 
 def _store_part(conn: psycopg.Connection, upload_id: int, part: _Part, quality: QualityReport,
                 options: IngestOptions, store_empty: bool,
-                progress: _PartProgress) -> tuple[int, int, hourly.Changes]:
+                progress: _PartProgress) -> tuple[int, int, rollup_store.Changes]:
     """De-duplicate, re-pair and write one part's events with the stored events of its
     keys. Parts share no person, so each part's keys are untouched by the others. Returns
     the events stored, the sessions written and what changed in the rollups."""
@@ -596,7 +596,7 @@ def _store_part(conn: psycopg.Connection, upload_id: int, part: _Part, quality: 
 
 
 def _rollup_changes(event_ts_ms: np.ndarray, replaced: pa.Table,
-                    made: pa.Table) -> hourly.Changes:
+                    made: pa.Table) -> rollup_store.Changes:
     """What an upload changed in the rollups. Hours to recompute: those of its new events
     and of stored exits that became or stopped being orphans; and of every session that
     differs between those it replaced and those it made (a session is its opening entry,
@@ -638,7 +638,7 @@ def _rollup_changes(event_ts_ms: np.ndarray, replaced: pa.Table,
         "missing_exit": pa.array((now == SessionStatus.MISSING_EXIT).astype(np.int64)
                                  - (was == SessionStatus.MISSING_EXIT)),
     })
-    return hourly.Changes(hours, recounts)
+    return rollup_store.Changes(hours, recounts)
 
 
 def _with_attribute_sets(conn: psycopg.Connection, events: pa.Table,

@@ -2,7 +2,8 @@
 
 An upload changes the events of the hours it adds to and the sessions of the keys it
 re-pairs, nothing else. Those hours are recomputed from the stored rows, so a rollup row is
-always exactly what a query over the events of its hour would say.
+always exactly what a query over the events of its hour would say; a session that only went
+from open to missing_exit changes two counts of its hour instead.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import psycopg
 import pyarrow as pa
 
 from dwell.analytics.filters import Filters
+from dwell.analytics.hourly import reach
 from dwell.analytics.occupancy import person_seconds
 from dwell.domain.hours import HOUR_MS, hour_runs
 
@@ -182,10 +184,8 @@ def _refresh_occupancy(conn: psycopg.Connection, runs: list[tuple[int, int]]) ->
     """Per hour of the runs, the occupancy sweep of every session present in it: those that
     entered up to the longest stored dwell before and are still present at its start. Runs
     closer than that are swept together, so no session is swept twice."""
-    longest = conn.execute("SELECT max(dwell_max) FROM rollup_hours").fetchone()
-    # A second more than the longest dwell, against rounding of seconds to instants.
-    reach = timedelta(seconds=float(longest[0] or 0) + 1 if longest else 1.0)
-    reach_hours = math.ceil(reach / timedelta(hours=1))
+    before = reach(conn)
+    reach_hours = math.ceil(before / timedelta(hours=1))
     groups: list[list[tuple[int, int]]] = []
     for run in runs:
         if groups and run[0] - groups[-1][-1][1] <= reach_hours:
@@ -195,7 +195,7 @@ def _refresh_occupancy(conn: psycopg.Connection, runs: list[tuple[int, int]]) ->
     rows = []
     for group in groups:
         start, end = _instant(group[0][0]), _instant(group[-1][1])
-        swept = person_seconds(conn, Filters(start=start - reach, end=end, tz="UTC"), "hour",
+        swept = person_seconds(conn, Filters(start=start - before, end=end, tz="UTC"), "hour",
                                present_from=start)
         wanted = {_instant(hour) for lo, hi in group for hour in range(lo, hi)}
         rows.extend((hour, peak, person_s) for hour, (peak, person_s) in swept.items()
