@@ -9,6 +9,8 @@ import csv
 import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +21,7 @@ from hypothesis import strategies as st
 from storage import empty_store
 
 from dwell import analytics
-from dwell.analytics import Filters, hourly
+from dwell.analytics import Filters, hourly, members
 from dwell.analytics.charts import chart
 from dwell.analytics.kpis import kpi_counts, kpi_document, kpis
 from dwell.analytics.occupancy import occupancy_sweep
@@ -116,10 +118,12 @@ def from_events(conn: psycopg.Connection, f: Filters, interval: str) -> dict:
 @given(rows=st.lists(event, min_size=1, max_size=40), split=st.randoms(use_true_random=False),
        files=st.integers(1, 3), partitioning=PARTITIONINGS,
        questions=st.lists(filters, min_size=1, max_size=3),
-       interval=st.sampled_from(["hour", "day", "week"]))
+       interval=st.sampled_from(["hour", "day", "week"]), held=st.booleans())
 def test_rollups_answer_like_the_events_however_the_data_arrived(
-        clean_database_url, tmp_path, rows, split, files, partitioning, questions, interval):
-    with psycopg.connect(clean_database_url, autocommit=True) as conn:
+        clean_database_url, tmp_path, rows, split, files, partitioning, questions, interval,
+        held):
+    """With the members held in memory, or (as for rollups too large to hold) read per answer."""
+    with psycopg.connect(clean_database_url, autocommit=True) as conn, holding(held):
         empty_store(conn)
         groups: list[list] = [[] for _ in range(files)]
         for row in rows:
@@ -138,6 +142,33 @@ def test_rollups_answer_like_the_events_however_the_data_arrived(
             fast, slow = every_answer(conn, f, interval), from_events(conn, f, interval)
             for name in fast:
                 assert fast[name] == slow[name], (name, f, interval)
+
+
+@contextmanager
+def holding(held: bool) -> Iterator[None]:
+    """Rollup members held in memory (the default) or read by each answer."""
+    was = members.MAX_HELD
+    members.MAX_HELD = was if held else -1
+    try:
+        yield
+    finally:
+        members.MAX_HELD = was
+
+
+def test_members_held_in_memory_follow_every_change_of_the_rollups(conn, tmp_path) -> None:
+    first = [(60, "P1", "C1", "entry"), (200, "P1", "C1", "exit")]
+    ingest_file(conn, write_csv(tmp_path / "a.csv", first))
+    assert from_rollups_kpis(conn, Filters())["unique_visitors"] == 1
+    generation = conn.execute("SELECT generation FROM rollup_state").fetchone()[0]
+    ingest_file(conn, write_csv(tmp_path / "b.csv", [(300, "P2", "C2", "entry")]))
+    assert from_rollups_kpis(conn, Filters())["unique_visitors"] == 2
+    renewed = conn.execute("SELECT generation FROM rollup_state").fetchone()[0]
+    assert renewed != generation
+    # Any statement on the rollup rows renews it, whoever runs it.
+    conn.execute("UPDATE rollup_hours SET visitors = visitors")
+    assert conn.execute("SELECT generation FROM rollup_state").fetchone()[0] != renewed
+    empty_store(conn)
+    assert from_rollups_kpis(conn, Filters())["unique_visitors"] == 0
 
 
 def test_a_range_starting_during_visits_counts_only_those_entering_in_it(conn, tmp_path) -> None:

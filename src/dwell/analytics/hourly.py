@@ -8,8 +8,8 @@ series also needs a zone whose offsets are whole hours, so its buckets are union
 Anything else gets None and is answered from the events.
 
 Counts and sums add up over hours and cameras. Distinct persons and dwell order statistics
-do not, so each hour keeps its members: person keys, united here in a bitmap, and dwell
-values, ranked here exactly as percentile_cont does. Occupancy is rolled up over all
+do not, so each hour keeps its members: person keys, united here (dwell.analytics.members
+holds them in memory), and dwell values, ranked here exactly as percentile_cont does. Occupancy is rolled up over all
 cameras; with a camera filter it is swept from the sessions. The rollups hold every
 session, while a range that starts at S counts only sessions that entered from S on: the
 hours until every earlier session has left are swept from the sessions too.
@@ -20,7 +20,6 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
 from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -33,11 +32,10 @@ from psycopg import sql as pgsql
 
 from dwell.analytics import sql
 from dwell.analytics.filters import Filters
+from dwell.analytics.members import MemberTable, distinct_keys, member_table
 from dwell.analytics.occupancy import Occupancy, occupancy_sweep, peak_sweep, person_seconds
 
 HOUR = timedelta(hours=1)
-_EMPTY_BUCKET = {"events": 0, "entries": 0, "exits": 0, "sessions_started": 0,
-                 "avg_dwell_s": None, "max_dwell_s": None}
 
 _KPI_SQL = """
     SELECT coalesce(sum(events), 0) AS total_events,
@@ -60,23 +58,27 @@ _KPI_SQL = """
 MAX_MEMBERS = 25_000_000
 MAX_DWELL_MS = 2**31 - 1   # the rollups keep dwell times as int4 milliseconds
 
+# Every bucket of the series with its sums; an hour lies in one bucket (whole-hour zones).
 _BUCKETS_SQL = """
-    WITH ev_b AS (SELECT {hour_key} AS k FROM rollup_hours WHERE {where}),
-    {buckets}
-    SELECT k, b_start, b_end, date_part('epoch', b_end - b_start) AS seconds
-    FROM buckets ORDER BY k
-"""
-
-_BUCKET_SUMS_SQL = """
-    SELECT b.b_start AS bucket,
-           sum(r.events) AS events, sum(r.entries) AS entries, sum(r.exits) AS exits,
-           sum(r.complete + r.missing_exit + r.open) AS sessions_started,
-           sum(r.dwell_sum) / nullif(sum(r.complete), 0)::numeric AS avg_dwell_s,
-           max(r.dwell_max) AS max_dwell_s
-    FROM unnest(%(b_start)s::timestamptz[], %(b_end)s::timestamptz[]) AS b(b_start, b_end)
-    JOIN rollup_hours r ON r.hour >= b.b_start AND r.hour < b.b_end
-    WHERE {where}
-    GROUP BY b.b_start
+    WITH ev_b AS (
+        SELECT {hour_key} AS k, events, entries, exits, complete, missing_exit, open,
+               dwell_sum, dwell_max
+        FROM rollup_hours WHERE {where}
+    ),
+    {buckets},
+    sums AS (
+        SELECT k, sum(events) AS events, sum(entries) AS entries, sum(exits) AS exits,
+               sum(complete + missing_exit + open) AS sessions_started,
+               sum(dwell_sum) / nullif(sum(complete), 0)::numeric AS avg_dwell_s,
+               max(dwell_max) AS max_dwell_s
+        FROM ev_b GROUP BY k
+    )
+    SELECT b.b_start AS bucket, b.b_end, date_part('epoch', b.b_end - b.b_start) AS seconds,
+           coalesce(s.events, 0) AS events, coalesce(s.entries, 0) AS entries,
+           coalesce(s.exits, 0) AS exits, coalesce(s.sessions_started, 0) AS sessions_started,
+           s.avg_dwell_s, s.max_dwell_s
+    FROM buckets b LEFT JOIN sums s USING (k)
+    ORDER BY b.k
 """
 
 
@@ -108,17 +110,17 @@ def kpis(conn: psycopg.Connection, filters: Filters
         counts = sql.fetch_one(conn, pgsql.SQL(_KPI_SQL).format(where=where), params) or {}
         if counts.get("members", 0) > MAX_MEMBERS or _too_long(counts.get("max_dwell_s")):
             return None
-        members = _member_rows(conn, plan, where, params, *_MEMBERS)
-        dwells = _dwells([row[4] for row in members])
-        dwellers = _distinct([row[3] for row in members])
+        table, rows = _members(conn, plan, where, params)
+        one = np.zeros(len(rows), dtype=np.int64)
+        dwellers = len(distinct_keys([table.dwellers.take(rows)])[0])
         # Divided by PostgreSQL, as the query over the events divides (numeric, exact).
         per_person = conn.execute("SELECT %s::numeric / nullif(%s::numeric, 0)",
                                   (counts["dwell_sum"], dwellers)).fetchone()
-        median, p90 = percentiles(dwells, 0.5, 0.9)
-        counts.update(unique_visitors=_distinct([row[2] for row in members]),
+        median, p90 = percentiles(table.dwells.take(rows), 0.5, 0.9)
+        counts.update(unique_visitors=int(table.distinct_visitors(rows, one, 1)[0]),
                       avg_dwell_per_person_s=per_person[0] if per_person else None,
                       median_dwell_s=median, p90_dwell_s=p90)
-        return counts, _peak(conn, plan)
+        return counts, _peak(conn, plan, table)
 
 
 def timeseries(conn: psycopg.Connection, filters: Filters,
@@ -134,27 +136,21 @@ def timeseries(conn: psycopg.Connection, filters: Filters,
         statement = pgsql.SQL(_BUCKETS_SQL).format(
             hour_key=sql.bucket_key(interval, plan.tz, "hour"), where=where,
             buckets=sql.fragment("buckets", **sql.bucket_parts(interval, plan.tz)))
-        buckets = sql.fetch_all(conn, statement, params)
-        if not buckets:
+        series = sql.fetch_all(conn, statement, params)
+        if not series:
             return [], Occupancy(0, None)
-        starts = [b["b_start"] for b in buckets]
-        if any(not _whole_hour(b["b_start"]) or not _whole_hour(b["b_end"]) for b in buckets):
+        if any(not _whole_hour(row["bucket"]) or not _whole_hour(row["b_end"])
+               or _too_long(row["max_dwell_s"]) for row in series):
             return None
-        params.update(b_start=starts, b_end=[b["b_end"] for b in buckets])
-        sums = {row["bucket"]: row for row in sql.fetch_all(
-            conn, pgsql.SQL(_BUCKET_SUMS_SQL).format(where=where), params)}
-        if any(_too_long(row["max_dwell_s"]) for row in sums.values()):
-            return None
-        slices = _by_start(_member_rows(conn, plan, where, params, "visitors", "dwells"), starts)
-        visitors = _distinct_counts([[m[2] for m in mine] for mine in slices])
-        rows = []
-        for start, mine, unique in zip(starts, slices, visitors):
-            row = dict(sums.get(start) or _EMPTY_BUCKET)
-            row.update(bucket=start, unique_visitors=unique,
-                       median_dwell_s=percentiles(_dwells([m[4] for m in mine]), 0.5)[0])
-            rows.append(row)
-        occupancy = _bucket_occupancy(conn, plan, interval, buckets)
-        return rows, occupancy
+        starts = [row["bucket"] for row in series]
+        table, rows = _members(conn, plan, where, params)
+        of = _bucket_of(table, rows, starts)
+        visitors = table.distinct_visitors(rows, of, len(starts))
+        dwells = table.dwell_groups(rows, of, len(starts))
+        for row, unique, mine in zip(series, visitors, dwells):
+            row.update(unique_visitors=int(unique), median_dwell_s=percentiles(mine, 0.5)[0])
+        occupancy = _bucket_occupancy(conn, plan, interval, series, table)
+        return series, occupancy
 
 
 def groups(conn: psycopg.Connection, filters: Filters,
@@ -176,23 +172,21 @@ def groups(conn: psycopg.Connection, filters: Filters,
         if planned is None:
             return None
         plan, where, params = planned
-        rows = sql.fetch_all(conn, pgsql.SQL(_GROUP_SUMS_SQL).format(
+        found = sql.fetch_all(conn, pgsql.SQL(_GROUP_SUMS_SQL).format(
             key=key, value=value, where=where), params)
-        if any(_too_long(row["max_dwell_s"]) for row in rows):
+        if any(_too_long(row["max_dwell_s"]) for row in found):
             return None
-        members = _member_rows(conn, plan, where, params, "visitors", "dwells")
+        table, rows = _members(conn, plan, where, params)
     if group_by == "camera":
-        by_camera: dict[str, list[tuple[Any, ...]]] = {}
-        for member in members:
-            by_camera.setdefault(member[1], []).append(member)
-        slices = [by_camera.get(row["k"], []) for row in rows]
+        position = {row["k"]: i for i, row in enumerate(found)}
+        of = np.array([position[camera] for camera in table.camera_ids[rows]], dtype=np.int64)
     else:  # every hour with data lies in one of the buckets with data, which come in order
-        slices = _by_start(members, [row["group_value"] for row in rows])
-    visitors = _distinct_counts([[m[2] for m in mine] for mine in slices])
-    for row, mine, unique in zip(rows, slices, visitors):
-        median, p90 = percentiles(_dwells([m[4] for m in mine]), 0.5, 0.9)
-        row.update(unique_visitors=unique, median_dwell_s=median, p90_dwell_s=p90)
-    return rows
+        of = _bucket_of(table, rows, [row["group_value"] for row in found])
+    visitors = table.distinct_visitors(rows, of, len(found))
+    for row, unique, mine in zip(found, visitors, table.dwell_groups(rows, of, len(found))):
+        median, p90 = percentiles(mine, 0.5, 0.9)
+        row.update(unique_visitors=int(unique), median_dwell_s=median, p90_dwell_s=p90)
+    return found
 
 
 def repeat_rows(conn: psycopg.Connection, filters: Filters) -> list[dict[str, Any]] | None:
@@ -204,25 +198,18 @@ def repeat_rows(conn: psycopg.Connection, filters: Filters) -> list[dict[str, An
         if planned is None:
             return None
         plan, where, params = planned
-        members = _member_rows(conn, plan, where, params, "visitors")
+        table, rows = _members(conn, plan, where, params)
     zone = ZoneInfo(plan.tz)
-    by_day: dict[int, list[bytes]] = {}  # in day order: the rows come in hour order
-    for hour, _, visitors, _, _ in members:
-        by_day.setdefault(hour.astimezone(zone).date().toordinal(), []).append(visitors)
-    days = _distinct_keys(list(by_day.values()))
-    top = max((int(keys.max()) for keys in days if len(keys)), default=-1)
-    visits = np.zeros(top + 1, dtype=np.int64)
-    first = np.full(top + 1, -1, dtype=np.int64)
-    last = np.zeros(top + 1, dtype=np.int64)
-    for day, persons in zip(by_day, days):
-        visits[persons] += 1
-        first[persons] = np.where(first[persons] < 0, day, first[persons])
-        last[persons] = day
+    hours, of_hour = np.unique(table.hour_s[rows], return_inverse=True)
+    ordinals = np.array([datetime.fromtimestamp(int(h), zone).date().toordinal() for h in hours],
+                        dtype=np.int64)
+    days, of_day = np.unique(ordinals, return_inverse=True)  # local days, in order
+    visits, first, last = table.visits(rows, of_day[of_hour], len(days))
     # The gaps between a person's consecutive visit days add up to last day - first day.
     came = visits > 0
     count = visits[came]
     persons_by_count = np.bincount(count)
-    gap_days = np.bincount(count, weights=(last - first)[came])
+    gap_days = np.bincount(count, weights=(days[last[came]] - days[first[came]]))
     return [{"visits": int(n), "persons": int(persons_by_count[n]),
              "gap_days": int(gap_days[n]), "gaps": int(persons_by_count[n]) * (int(n) - 1)}
             for n in np.flatnonzero(persons_by_count)]
@@ -241,21 +228,13 @@ def dwell_ms(conn: psycopg.Connection, filters: Filters) -> np.ndarray | None:
                             params).fetchone()
         if held is None or held[0] > MAX_MEMBERS or _too_long(held[1]):
             return None
-        members = _member_rows(conn, plan, where, params, "dwells")
-    return _dwells([row[4] for row in members])
+        table, rows = _members(conn, plan, where, params)
+    return table.dwells.take(rows)
 
 
 def report(conn: psycopg.Connection, filters: Filters) -> dict[str, Any] | None:
     """Every part of the report (SPEC §12) from the rollups, in one snapshot, or None if any
     part needs the events."""
-    shared = _SHARED.set({})
-    try:
-        return _report(conn, filters)
-    finally:
-        _SHARED.reset(shared)
-
-
-def _report(conn: psycopg.Connection, filters: Filters) -> dict[str, Any] | None:
     with _snapshot(conn):
         parts = {"kpis": kpis(conn, filters)}
         if parts["kpis"] is not None:
@@ -293,57 +272,16 @@ def percentiles(dwell_ms: np.ndarray, *fractions: float) -> list[float | None]:
     return results
 
 
-def _distinct(blobs: list[bytes]) -> int:
-    """How many distinct person keys the big-endian int4 arrays hold together."""
-    return _distinct_counts([blobs])[0]
-
-
-def _distinct_counts(groups: list[list[bytes]]) -> list[int]:
-    """How many distinct person keys each group of big-endian int4 arrays holds."""
-    return [len(keys) for keys in _distinct_keys(groups)]
-
-
-def _distinct_keys(groups: list[list[bytes]]) -> list[np.ndarray]:
-    """The distinct person keys of each group of big-endian int4 arrays.
-
-    A group with keys for a good part of all persons marks them in a bitmap. Smaller groups
-    (an hour's few thousand keys) share one array indexed by key, never cleared: each key's
-    position in the group is written there, one write wins, and the key is kept where its
-    own position is read back. No sort, and no pass over every person per small group.
-    """
-    arrays = [np.frombuffer(b"".join(blobs), dtype=">i4").astype(np.int32) for blobs in groups]
-    top = max((int(keys.max()) for keys in arrays if len(keys)), default=-1)
-    owner = None
-    distinct = []
-    for keys in arrays:
-        if len(keys) * 8 > top:
-            seen = np.zeros(top + 1, dtype=bool)
-            seen[keys] = True
-            distinct.append(np.flatnonzero(seen))
-            continue
-        if owner is None:
-            owner = np.empty(top + 1, dtype=np.int32)
-        positions = np.arange(len(keys), dtype=np.int32)
-        owner[keys] = positions
-        distinct.append(keys[owner[keys] == positions])
-    return distinct
-
-
-def _dwells(blobs: list[bytes]) -> np.ndarray:
-    """Dwell times in milliseconds (int4, big-endian) as native integers."""
-    return np.frombuffer(b"".join(blobs), dtype=">i4").astype(np.int32)
-
-
 def _too_long(longest_s: Any) -> bool:
     """A dwell past what the rollups keep exactly (int4 milliseconds)."""
     return longest_s is not None and float(longest_s) >= MAX_DWELL_MS / 1000
 
 
-def _peak(conn: psycopg.Connection, plan: Filters) -> Occupancy:
+def _peak(conn: psycopg.Connection, plan: Filters, table: MemberTable) -> Occupancy:
     """The overall peak and the first instant it is reached."""
     if plan.camera_ids:
         return peak_sweep(conn, plan)
-    before = reach(conn)
+    before = table.memo("reach", lambda: reach(conn))
     lower = _settled(conn, plan, before)
     candidates = []
     if plan.start is not None and lower > plan.start:
@@ -358,8 +296,10 @@ def _peak(conn: psycopg.Connection, plan: Filters) -> Occupancy:
     if top is not None:
         hour = top[1]
         # When in that hour: a sweep of every session that can be present in it.
-        since = hour - before if plan.start is None else max(plan.start, hour - before)
-        swept = peak_sweep(conn, replace(plan, start=since, end=hour + HOUR), present_from=hour)
+        since = entered_since(conn, hour, before)
+        since = since if plan.start is None else max(plan.start, since)
+        swept = table.memo(("peak in", hour, since), lambda: peak_sweep(
+            conn, replace(plan, start=since, end=hour + HOUR), present_from=hour))
         candidates.append((swept.peak, swept.peak_at))
     peak = max((level for level, _ in candidates), default=0)
     if peak == 0:
@@ -368,12 +308,13 @@ def _peak(conn: psycopg.Connection, plan: Filters) -> Occupancy:
 
 
 def _bucket_occupancy(conn: psycopg.Connection, plan: Filters, interval: str,
-                      buckets: list[dict[str, Any]]) -> Occupancy:
+                      buckets: list[dict[str, Any]], table: MemberTable) -> Occupancy:
     """Peak and mean occupancy per bucket, summed from hours: rolled up ones, and swept ones
     for the hours a range's start leaves partly counted."""
     if plan.camera_ids:
         return occupancy_sweep(conn, plan, (interval,))
-    lower = _settled(conn, plan, reach(conn))
+    before = table.memo("reach", lambda: reach(conn))
+    lower = _settled(conn, plan, before)
     hours: dict[datetime, tuple[int, Decimal]] = {}
     if plan.start is not None and lower > plan.start:
         end = lower if plan.end is None else min(lower, plan.end)
@@ -384,13 +325,13 @@ def _bucket_occupancy(conn: psycopg.Connection, plan: Filters, interval: str,
             pgsql.SQL("SELECT hour, peak, person_s FROM rollup_occupancy WHERE {}")
             .format(sql.hours_where(settled)), sql.filter_params(settled)):
         hours[hour] = (peak, person_s)
-    starts = np.array([b["b_start"].timestamp() for b in buckets])
+    starts = np.array([b["bucket"].timestamp() for b in buckets])
     totals: dict[datetime, tuple[int, Decimal]] = {}
     for hour, (peak, person_s) in hours.items():
         position = int(np.searchsorted(starts, hour.timestamp(), "right")) - 1
         if position < 0 or hour >= buckets[position]["b_end"]:
             continue
-        key = buckets[position]["b_start"]
+        key = buckets[position]["bucket"]
         was_peak, was_s = totals.get(key, (0, Decimal(0)))
         totals[key] = (max(was_peak, peak), was_s + person_s)
     last = buckets[-1]
@@ -398,20 +339,21 @@ def _bucket_occupancy(conn: psycopg.Connection, plan: Filters, interval: str,
         # A bucket that runs past the range's end counts its sessions' presence to the
         # bucket's end, as the sweep over the events does: only sessions that entered in
         # the range, which the rollups after the end do not tell apart.
-        was_peak, was_s = totals.get(last["b_start"], (0, Decimal(0)))
-        totals[last["b_start"]] = (was_peak, was_s + _tail(conn, plan, last["b_end"]))
-    length = {b["b_start"]: b["seconds"] for b in buckets}
+        was_peak, was_s = totals.get(last["bucket"], (0, Decimal(0)))
+        totals[last["bucket"]] = (was_peak, was_s + _tail(conn, plan, last["b_end"], before))
+    length = {b["bucket"]: b["seconds"] for b in buckets}
     return Occupancy(0, None, {interval: {
         key: (peak, float(person_s) / float(length[key]) if length[key] else 0.0)
         for key, (peak, person_s) in totals.items()}})
 
 
-def _tail(conn: psycopg.Connection, plan: Filters, until: datetime) -> Decimal:
+def _tail(conn: psycopg.Connection, plan: Filters, until: datetime,
+          before: timedelta) -> Decimal:
     """Person-seconds from the range's end to `until` of the sessions entered in the range
     and still present at its end. Each such person is present from the end until the last
     of those exits, with no gap, since every one of the intervals holds the end."""
     assert plan.end is not None
-    since = plan.end - reach(conn)
+    since = entered_since(conn, plan.end, before)
     if plan.start is not None:
         since = max(since, plan.start)
     row = conn.execute(
@@ -431,6 +373,19 @@ def reach(conn: psycopg.Connection) -> timedelta:
     return timedelta(seconds=float(row[0] or 0) + 1 if row else 1.0)
 
 
+def entered_since(conn: psycopg.Connection, moment: datetime, before: timedelta) -> datetime:
+    """The earliest entry of a complete session that can be present at `moment`: the start
+    of the first hour, up to `before` (the reach) earlier, whose longest dwell reaches past
+    it. A sweep from there, rather than from a whole reach before, reads the sessions of
+    the last hours only, unless one of the longest visits is under way."""
+    row = conn.execute(
+        "SELECT min(hour) FROM rollup_hours WHERE hour > %(m)s - %(before)s - interval '1 hour'"
+        " AND hour <= %(m)s"
+        " AND hour + interval '1 hour' + (dwell_max + 1) * interval '1 second' > %(m)s",
+        {"m": moment, "before": before}).fetchone()
+    return moment if row is None or row[0] is None else row[0]
+
+
 def _settled(conn: psycopg.Connection, plan: Filters, before: timedelta) -> datetime | None:
     """The first whole hour from which the range counts everyone the rollups count: after
     the last exit of the sessions that entered before the range's start."""
@@ -439,7 +394,7 @@ def _settled(conn: psycopg.Connection, plan: Filters, before: timedelta) -> date
     row = conn.execute(
         "SELECT max(exit_ts) FROM person_sessions WHERE status = 'complete'"
         " AND entry_ts >= %s AND entry_ts < %s AND exit_ts > %s",
-        (plan.start - before, plan.start, plan.start)).fetchone()
+        (entered_since(conn, plan.start, before), plan.start, plan.start)).fetchone()
     last_exit = row[0] if row else None
     if last_exit is None:
         return plan.start
@@ -478,47 +433,21 @@ def _whole_hour(moment: datetime) -> bool:
     return moment.timestamp() % 3600 == 0
 
 
-# Member rows already read in this context, by range and cameras: the parts of one report
-# read them once.
-_SHARED: ContextVar[dict[tuple[Any, ...], list[tuple[Any, ...]]] | None] = ContextVar(
-    "hourly_members", default=None)
+def _members(conn: psycopg.Connection, plan: Filters, where: pgsql.Composable,
+             params: dict[str, Any]) -> tuple[MemberTable, np.ndarray]:
+    """The member table in this snapshot, and the numbers of the plan's rows in it."""
+    table = member_table(conn, where, params)
+    return table, table.select(_epoch(plan.start), _epoch(plan.end), plan.camera_ids)
 
 
-_MEMBERS = ("visitors", "dwellers", "dwells")
+def _epoch(moment: datetime | None) -> int | None:
+    return None if moment is None else int(moment.timestamp())
 
 
-def _member_rows(conn: psycopg.Connection, plan: Filters, where: pgsql.Composable,
-                 params: dict[str, Any], *needed: str) -> list[tuple[Any, ...]]:
-    """(hour, camera_id, visitors, dwellers, dwells) of the plan's rows, in hour order; the
-    arrays not `needed` are None, unless the parts of a report share the rows."""
-    shared = _SHARED.get()
-    key = (plan.start, plan.end, plan.camera_ids)
-    if shared is not None and key in shared:
-        return shared[key]
-    columns = [pgsql.Identifier(name) if name in needed or shared is not None
-               else pgsql.SQL("NULL") for name in _MEMBERS]
-    rows = _fetch(conn, pgsql.SQL("SELECT hour, camera_id, {} FROM rollup_hours WHERE {}"
-                                  " ORDER BY hour").format(pgsql.SQL(", ").join(columns), where),
-                  params)
-    if shared is not None:
-        shared[key] = rows
-    return rows
-
-
-def _by_start(members: list[tuple[Any, ...]], starts: list[datetime]
-              ) -> list[list[tuple[Any, ...]]]:
-    """Hour-ordered member rows cut into the buckets that begin at `starts` (ascending)."""
-    position = np.searchsorted(np.array([start.timestamp() for start in starts]),
-                               np.array([m[0].timestamp() for m in members]), "right") - 1
-    edges = np.searchsorted(position, np.arange(len(starts) + 1), "left")
-    return [members[edges[i]:edges[i + 1]] for i in range(len(starts))]
-
-
-def _fetch(conn: psycopg.Connection, statement: pgsql.Composable,
-           params: dict[str, Any]) -> list[tuple[Any, ...]]:
-    """Rows in binary, so the arrays arrive as bytes without hex encoding."""
-    with conn.cursor(binary=True) as cur:
-        return cur.execute(statement, params).fetchall()
+def _bucket_of(table: MemberTable, rows: np.ndarray, starts: list[datetime]) -> np.ndarray:
+    """The bucket of each row, by the buckets' starts (ascending, covering every row)."""
+    return np.searchsorted(np.array([start.timestamp() for start in starts]),
+                           table.hour_s[rows], "right") - 1
 
 
 @contextmanager

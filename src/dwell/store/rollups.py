@@ -19,7 +19,7 @@ import psycopg
 import pyarrow as pa
 
 from dwell.analytics.filters import Filters
-from dwell.analytics.hourly import reach
+from dwell.analytics.hourly import entered_since, reach
 from dwell.analytics.occupancy import person_seconds
 from dwell.domain.hours import HOUR_MS, hour_runs
 
@@ -182,7 +182,7 @@ def _recount(conn: psycopg.Connection, changes: Changes) -> None:
 
 def _refresh_occupancy(conn: psycopg.Connection, runs: list[tuple[int, int]]) -> None:
     """Per hour of the runs, the occupancy sweep of every session present in it: those that
-    entered up to the longest stored dwell before and are still present at its start. Runs
+    entered since they can have (`entered_since`) and are still present at its start. Runs
     closer than that are swept together, so no session is swept twice."""
     before = reach(conn)
     reach_hours = math.ceil(before / timedelta(hours=1))
@@ -195,7 +195,8 @@ def _refresh_occupancy(conn: psycopg.Connection, runs: list[tuple[int, int]]) ->
     rows = []
     for group in groups:
         start, end = _instant(group[0][0]), _instant(group[-1][1])
-        swept = person_seconds(conn, Filters(start=start - before, end=end, tz="UTC"), "hour",
+        since = entered_since(conn, start, before)
+        swept = person_seconds(conn, Filters(start=since, end=end, tz="UTC"), "hour",
                                present_from=start)
         wanted = {_instant(hour) for lo, hi in group for hour in range(lo, hi)}
         rows.extend((hour, peak, person_s) for hour, (peak, person_s) in swept.items()

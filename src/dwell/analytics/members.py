@@ -1,0 +1,270 @@
+"""The hourly rollups' members in memory: the person keys and dwell times of each
+(hour, camera) row, decoded into flat arrays.
+
+Reading them is most of the work of a rollup answer (tens of MB for ten million events),
+and they change only when an upload commits. So a process holds the latest state it read,
+and every answer takes its rows from there. `rollup_state.generation`, renewed by a trigger
+on every change of rollup_hours, names the state; it is read in the answer's snapshot, so
+an answer never mixes two states. Rollups with more than MAX_HELD members are not held:
+each answer reads only its own rows.
+
+Distinct persons over a run of consecutive rows come from each key's previous and next
+occurrence, computed once per state: a key is new to the run where its previous occurrence
+lies before the run. A group of hours costs a comparison per member, with no bitmap.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import numpy as np
+import psycopg
+from psycopg import sql as pgsql
+
+T = TypeVar("T")
+
+# About 100 MB of members, and as much again for their occurrence links.
+MAX_HELD = 25_000_000
+
+_SELECT = "SELECT hour, camera_id, visitors, dwellers, dwells FROM rollup_hours {} ORDER BY hour, camera_id"
+
+
+@dataclass(frozen=True)
+class Packed:
+    """One int32 array per row, end to end: row i holds values[offsets[i]:offsets[i + 1]]."""
+
+    values: np.ndarray
+    offsets: np.ndarray
+
+    @classmethod
+    def decode(cls, blobs: list[bytes]) -> Packed:
+        """From big-endian int4 arrays (bytea)."""
+        lengths = np.fromiter((len(blob) for blob in blobs), dtype=np.int64, count=len(blobs))
+        offsets = np.zeros(len(blobs) + 1, dtype=np.int64)
+        np.cumsum(lengths // 4, out=offsets[1:])
+        values = np.frombuffer(b"".join(blobs), dtype=">i4").astype(np.int32)
+        return cls(values, offsets)
+
+    def take(self, rows: np.ndarray) -> np.ndarray:
+        """The values of `rows` (ascending row numbers), in row order."""
+        if not len(rows):
+            return self.values[:0]
+        if _contiguous(rows):
+            return self.values[self.offsets[rows[0]]:self.offsets[rows[-1] + 1]]
+        starts = self.offsets[rows]
+        lengths = self.offsets[rows + 1] - starts
+        shift = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
+        return self.values[shift + np.arange(int(lengths.sum()))]
+
+
+@dataclass(frozen=True)
+class MemberTable:
+    """Rollup rows in (hour, camera) order with their members. `before` and `after` give,
+    for each visitor key, the position of the same key's previous and next occurrence among
+    all visitors (-1 and len when there is none); a table read for one answer goes without
+    them (None), as sorting its keys would cost more than it saves."""
+
+    hour_s: np.ndarray       # int64 epoch seconds per row
+    camera_ids: np.ndarray   # str per row
+    visitors: Packed
+    dwellers: Packed
+    dwells: Packed
+    before: np.ndarray | None
+    after: np.ndarray | None
+    derived: dict[Hashable, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @classmethod
+    def from_rows(cls, rows: list[tuple[Any, ...]], links: bool) -> MemberTable:
+        visitors = Packed.decode([row[2] for row in rows])
+        before, after = _occurrences(visitors.values) if links else (None, None)
+        return cls(
+            hour_s=np.array([int(row[0].timestamp()) for row in rows], dtype=np.int64),
+            camera_ids=np.array([row[1] for row in rows], dtype=object),
+            visitors=visitors,
+            dwellers=Packed.decode([row[3] for row in rows]),
+            dwells=Packed.decode([row[4] for row in rows]),
+            before=before, after=after)
+
+    def memo(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """A value derived from this state of the store (the rollups and the sessions they
+        were computed from), computed once while the state is held."""
+        if key not in self.derived:
+            self.derived[key] = compute()
+        return self.derived[key]
+
+    def select(self, start_s: int | None, end_s: int | None,
+               camera_ids: tuple[str, ...]) -> np.ndarray:
+        """The row numbers in [start, end) of the cameras (all when empty), ascending."""
+        lo = 0 if start_s is None else int(np.searchsorted(self.hour_s, start_s, "left"))
+        hi = len(self.hour_s) if end_s is None else int(np.searchsorted(self.hour_s, end_s, "left"))
+        rows = np.arange(lo, hi, dtype=np.int64)
+        if camera_ids:
+            rows = rows[np.isin(self.camera_ids[lo:hi], list(camera_ids))]
+        return rows
+
+    def distinct_visitors(self, rows: np.ndarray, groups: np.ndarray, count: int) -> np.ndarray:
+        """Distinct visitors of each group (0 to count - 1) of `rows`; `groups` gives each
+        row's group."""
+        if not len(rows):
+            return np.zeros(count, dtype=np.int64)
+        if self._runs(rows, groups):
+            _, group_of, new = self._links(rows, groups, count)
+            return np.bincount(group_of[new], minlength=count).astype(np.int64)
+        return np.array([len(keys) for keys in self.visitor_keys(rows, groups, count)],
+                        dtype=np.int64)
+
+    def visitor_keys(self, rows: np.ndarray, groups: np.ndarray,
+                     count: int) -> list[np.ndarray]:
+        """The distinct visitor keys of each group of `rows`."""
+        return distinct_keys([self.visitors.take(part) for part in split(rows, groups, count)])
+
+    def dwell_groups(self, rows: np.ndarray, groups: np.ndarray,
+                     count: int) -> list[np.ndarray]:
+        """The dwell times (ms) of each group of `rows`."""
+        return [self.dwells.take(part) for part in split(rows, groups, count)]
+
+    def visits(self, rows: np.ndarray, groups: np.ndarray, count: int
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per visitor key: in how many groups it is, and the first and last group it is
+        in (-1 for keys in none)."""
+        top = int(self.visitors.values.max(initial=-1)) + 1
+        visits = np.zeros(top, dtype=np.int64)
+        first = np.full(top, -1, dtype=np.int64)
+        last = np.full(top, -1, dtype=np.int64)
+        if not len(rows):
+            return visits, first, last
+        if self._runs(rows, groups):
+            assert self.before is not None and self.after is not None
+            keys, group_of, new = self._links(rows, groups, count)
+            lo, hi = self._span(rows)
+            visits += np.bincount(keys[new], minlength=top)
+            opening = self.before[lo:hi] < lo   # a key's first visit in the rows
+            closing = self.after[lo:hi] >= hi   # and its last
+            first[keys[opening]] = group_of[opening]
+            last[keys[closing]] = group_of[closing]
+            return visits, first, last
+        for g, keys in enumerate(self.visitor_keys(rows, groups, count)):
+            visits[keys] += 1
+            first[keys] = np.where(first[keys] < 0, g, first[keys])
+            last[keys] = g
+        return visits, first, last
+
+    def _runs(self, rows: np.ndarray, groups: np.ndarray) -> bool:
+        """Whether the links are known, the rows consecutive and each group a run of them,
+        in group order."""
+        return self.before is not None and _contiguous(rows) and \
+            bool(np.all(groups[1:] >= groups[:-1]))
+
+    def _span(self, rows: np.ndarray) -> tuple[int, int]:
+        """The visitor positions of consecutive rows."""
+        offsets = self.visitors.offsets
+        return int(offsets[rows[0]]), int(offsets[rows[-1] + 1])
+
+    def _links(self, rows: np.ndarray, groups: np.ndarray, count: int
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """For the visitors of consecutive rows in runs of groups: their keys, each one's
+        group, and whether it is its key's first in its group (its previous occurrence lies
+        before the group's first position)."""
+        assert self.before is not None
+        offsets = self.visitors.offsets
+        lo, hi = self._span(rows)
+        group_of = np.repeat(groups, offsets[rows + 1] - offsets[rows])
+        group_start = np.full(count, hi, dtype=np.int64)
+        firsts = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])
+        group_start[groups[firsts]] = offsets[rows[firsts]]
+        new = self.before[lo:hi] < group_start[group_of]
+        return self.visitors.values[lo:hi], group_of, new
+
+
+def split(rows: np.ndarray, groups: np.ndarray, count: int) -> list[np.ndarray]:
+    """`rows` (ascending) cut by group, each part ascending."""
+    order = np.argsort(groups, kind="stable")
+    bounds = np.searchsorted(groups[order], np.arange(count + 1), "left")
+    ordered = rows[order]
+    return [ordered[bounds[g]:bounds[g + 1]] for g in range(count)]
+
+
+def _contiguous(rows: np.ndarray) -> bool:
+    return len(rows) == 0 or int(rows[-1]) - int(rows[0]) + 1 == len(rows)
+
+
+def _occurrences(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each position's previous and next position holding the same key (-1 and len(keys)
+    when there is none)."""
+    order = np.argsort(keys, kind="stable")
+    same = keys[order[1:]] == keys[order[:-1]]
+    before = np.full(len(keys), -1, dtype=np.int64)
+    after = np.full(len(keys), len(keys), dtype=np.int64)
+    before[order[1:][same]] = order[:-1][same]
+    after[order[:-1][same]] = order[1:][same]
+    return before, after
+
+
+def distinct_keys(groups: list[np.ndarray]) -> list[np.ndarray]:
+    """The distinct keys of each group of int32 keys.
+
+    A group with keys for a good part of all persons marks them in a bitmap. Smaller groups
+    share one array indexed by key, never cleared: each key's position in the group is
+    written there, one write wins, and the key is kept where its own position is read back.
+    No sort, and no pass over every person per small group.
+    """
+    top = max((int(keys.max()) for keys in groups if len(keys)), default=-1)
+    owner = None
+    distinct = []
+    for keys in groups:
+        if len(keys) * 8 > top:
+            seen = np.zeros(top + 1, dtype=bool)
+            seen[keys] = True
+            distinct.append(np.flatnonzero(seen))
+            continue
+        if owner is None:
+            owner = np.empty(top + 1, dtype=np.int32)
+        positions = np.arange(len(keys), dtype=np.int32)
+        owner[keys] = positions
+        distinct.append(keys[owner[keys] == positions])
+    return distinct
+
+
+class _Held:
+    """The one state this process holds, loaded by one thread while the others wait."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.generation: Any = None
+        self.table: MemberTable | None = None
+
+
+_HELD = _Held()
+
+
+def member_table(conn: psycopg.Connection, where: pgsql.Composable,
+                 params: dict[str, Any]) -> MemberTable:
+    """The rollup rows (and members) an answer may need, in the caller's snapshot: every
+    row, held for the next answers, or only those matching `where` when there are too many
+    to hold."""
+    row = conn.execute("SELECT generation FROM rollup_state").fetchone()
+    generation = row[0] if row else None
+    with _HELD.lock:
+        if _HELD.table is not None and _HELD.generation == generation:
+            return _HELD.table
+        total = conn.execute(
+            "SELECT coalesce(sum(octet_length(visitors) / 4 + octet_length(dwellers) / 4"
+            " + complete), 0) FROM rollup_hours").fetchone()
+        if total is not None and total[0] <= MAX_HELD:
+            _HELD.table = None  # let the old state go before reading the new one
+            _HELD.table = MemberTable.from_rows(_fetch(conn, pgsql.SQL(_SELECT).format(
+                pgsql.SQL("")), {}), links=True)
+            _HELD.generation = generation
+            return _HELD.table
+    return MemberTable.from_rows(_fetch(conn, pgsql.SQL(_SELECT).format(
+        pgsql.SQL("WHERE {}").format(where)), params), links=False)
+
+
+def _fetch(conn: psycopg.Connection, statement: pgsql.Composable,
+           params: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """Rows in binary, so the arrays arrive as bytes without hex encoding."""
+    with conn.cursor(binary=True) as cur:
+        return cur.execute(statement, params).fetchall()
