@@ -187,17 +187,23 @@ def load_store(conninfo: str, files: list[Path]) -> dict[str, Any]:
         started = time.perf_counter()
         conn.execute("VACUUM (ANALYZE)")
         vacuum_s = time.perf_counter() - started
+    total_s = sum(item["seconds"] for item in loads)
+    total_rows = sum(item["rows"] for item in loads)
+    return {"files": loads, "rows": total_rows, "seconds": total_s,
+            "rows_per_s": total_rows / total_s if total_s else None, "vacuum_analyze_s": vacuum_s,
+            **describe_store(conninfo)}
+
+
+def describe_store(conninfo: str) -> dict[str, Any]:
+    """What the store holds: events, sessions, persons, time range, size on disk."""
+    with psycopg.connect(conninfo, autocommit=True) as conn:
         row = conn.execute(
             "SELECT (SELECT count(*) FROM camera_events), (SELECT count(*) FROM person_sessions),"
             " (SELECT count(DISTINCT person_id) FROM camera_events),"
             " (SELECT min(ts) FROM camera_events), (SELECT max(ts) FROM camera_events),"
             " pg_database_size(current_database())").fetchone()
     assert row is not None
-    total_s = sum(item["seconds"] for item in loads)
-    total_rows = sum(item["rows"] for item in loads)
-    return {"files": loads, "rows": total_rows, "seconds": total_s,
-            "rows_per_s": total_rows / total_s if total_s else None, "vacuum_analyze_s": vacuum_s,
-            "events": row[0], "sessions": row[1], "persons": row[2],
+    return {"events": row[0], "sessions": row[1], "persons": row[2],
             "first_ts": row[3].isoformat(), "last_ts": row[4].isoformat(),
             "database_bytes": row[5]}
 
@@ -814,13 +820,21 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
         result["server"] = {"kind": server.kind, "description": server.description,
                             "settings": server.settings}
         log(f"server: {server.description}; cache: Redis at {args.redis}")
-        with scratch_database(server.conninfo, "bench_api") as conninfo:
-            log(f"   loading {len(files)} files through ingest_file")
-            result["store"] = load_store(conninfo, files)
-            store = result["store"]
-            log(f"   {store['rows']:,} rows in {store['seconds']:,.1f} s "
-                f"({store['rows_per_s']:,.0f} rows/s); VACUUM (ANALYZE) "
-                f"{store['vacuum_analyze_s']:,.1f} s")
+        with ExitStack() as stack:
+            if args.store:
+                conninfo = args.store
+                result["store"] = store = {"reused": conninfo.rsplit("/", 1)[-1],
+                                           **describe_store(conninfo)}
+                log(f"   reusing the store in {store['reused']}: {store['events']:,} events")
+                result["notes"].append(f"store reused (--store), not loaded in this run: "
+                                       f"{store['events']:,} events")
+            else:
+                conninfo = stack.enter_context(scratch_database(server.conninfo, "bench_api"))
+                log(f"   loading {len(files)} files through ingest_file")
+                result["store"] = store = load_store(conninfo, files)
+                log(f"   {store['rows']:,} rows in {store['seconds']:,.1f} s "
+                    f"({store['rows_per_s']:,.0f} rows/s); VACUUM (ANALYZE) "
+                    f"{store['vacuum_analyze_s']:,.1f} s")
             log(f"2/4 API server (uvicorn child, {args.workers} worker process(es), Redis cache, "
                 f"no upload workers); "
                 f"3/4 endpoints at concurrency {args.concurrency}")
@@ -913,7 +927,7 @@ LOAD_HEADER = ("store load", "rows", "seconds", "rows/s")
 
 def load_rows(result: dict[str, Any]) -> list[tuple[str, ...]]:
     store = result.get("store")
-    if not store:
+    if not store or "files" not in store:
         return []
     rows: list[tuple[str, ...]] = []
     for i, item in enumerate(store["files"], 1):
@@ -1179,6 +1193,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help=f"rows of the upload file (default {UPLOAD_ROWS:,}, the pipeline "
                              f"benchmark's file; --quick {QUICK_UPLOAD_ROWS:,})")
     parser.add_argument("--skip-upload", action="store_true", help="leave out step 4")
+    parser.add_argument("--store", metavar="URL",
+                        help="measure the store already in this database instead of loading "
+                             "one (it is left as it is); for quick comparisons of the endpoints")
     parser.add_argument("--serve", metavar="JSON", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.workers is None:

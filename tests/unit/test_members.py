@@ -1,13 +1,16 @@
-"""The in-memory rollup members (dwell.analytics.members) against plain Python sets."""
+"""The in-memory rollup members (dwell.analytics.members) against plain Python sets, and
+their percentiles against a full sort."""
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timedelta, timezone
 
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from dwell.analytics.hourly import percentiles
 from dwell.analytics.members import MemberTable, Packed
 
 T0 = datetime(2024, 3, 4, tzinfo=timezone.utc)
@@ -117,3 +120,18 @@ def test_packed_take_gathers_rows_in_order() -> None:
     assert packed.take(np.array([3, ], dtype=np.int64)).tolist() == [4, 5, 6]
     assert packed.take(np.array([0, 3])).tolist() == [1, 2, 4, 5, 6]
     assert packed.take(np.array([], dtype=np.int64)).tolist() == []
+
+
+@settings(max_examples=300, deadline=None)
+@given(values=st.lists(st.integers(0, 2**31 - 1) | st.integers(0, 20), min_size=1, max_size=60),
+       fractions=st.lists(st.sampled_from([0.0, 0.1, 0.5, 0.9, 0.99, 1.0]) | st.floats(0, 1),
+                          min_size=1, max_size=4))
+def test_percentiles_of_several_fractions_rank_like_a_full_sort(values, fractions) -> None:
+    ordered = sorted(values)
+    expected = []
+    for fraction in fractions:
+        position = fraction * (len(values) - 1)
+        lo, hi = math.floor(position), math.ceil(position)
+        first, second = ordered[lo] / 1000.0, ordered[hi] / 1000.0
+        expected.append(first if hi == lo else first + (second - first) * (position - lo))
+    assert percentiles(np.array(values, dtype=np.int32), *fractions) == expected

@@ -108,11 +108,15 @@ class MemberTable:
     def distinct_visitors(self, rows: np.ndarray, groups: np.ndarray, count: int) -> np.ndarray:
         """Distinct visitors of each group (0 to count - 1) of `rows`; `groups` gives each
         row's group."""
+        counts = np.zeros(count, dtype=np.int64)
         if not len(rows):
-            return np.zeros(count, dtype=np.int64)
+            return counts
         if self._runs(rows, groups):
-            _, group_of, new = self._links(rows, groups, count)
-            return np.bincount(group_of[new], minlength=count).astype(np.int64)
+            _, _, run_groups, starts, new = self._links(rows, groups)
+            filled = np.diff(np.r_[starts, len(new)]) > 0
+            counts[run_groups[filled]] = np.add.reduceat(new.view(np.uint8), starts[filled],
+                                                         dtype=np.int64)
+            return counts
         return np.array([len(keys) for keys in self.visitor_keys(rows, groups, count)],
                         dtype=np.int64)
 
@@ -138,13 +142,14 @@ class MemberTable:
             return visits, first, last
         if self._runs(rows, groups):
             assert self.before is not None and self.after is not None
-            keys, group_of, new = self._links(rows, groups, count)
-            lo, hi = self._span(rows)
-            visits += np.bincount(keys[new], minlength=top)
-            opening = self.before[lo:hi] < lo   # a key's first visit in the rows
-            closing = self.after[lo:hi] >= hi   # and its last
-            first[keys[opening]] = group_of[opening]
-            last[keys[closing]] = group_of[closing]
+            lo, hi, run_groups, starts, new = self._links(rows, groups)
+            keys = self.visitors.values[lo:hi]
+            visits += np.bincount(keys.take(np.flatnonzero(new)), minlength=top)
+            # a key's first visit in the rows, and its last
+            for target, ends in ((first, self.before[lo:hi] < lo), (last, self.after[lo:hi] >= hi)):
+                positions = np.flatnonzero(ends)
+                runs = np.searchsorted(starts, positions, "right") - 1
+                target[keys.take(positions)] = run_groups[runs]
             return visits, first, last
         for g, keys in enumerate(self.visitor_keys(rows, groups, count)):
             visits[keys] += 1
@@ -163,20 +168,18 @@ class MemberTable:
         offsets = self.visitors.offsets
         return int(offsets[rows[0]]), int(offsets[rows[-1] + 1])
 
-    def _links(self, rows: np.ndarray, groups: np.ndarray, count: int
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """For the visitors of consecutive rows in runs of groups: their keys, each one's
-        group, and whether it is its key's first in its group (its previous occurrence lies
-        before the group's first position)."""
+    def _links(self, rows: np.ndarray, groups: np.ndarray
+               ) -> tuple[int, int, np.ndarray, np.ndarray, np.ndarray]:
+        """For the visitors of consecutive rows in runs of groups: their positions lo to hi,
+        each run's group and first position (from lo), and whether each visitor is its key's
+        first in its run (its previous occurrence lies before the run)."""
         assert self.before is not None
         offsets = self.visitors.offsets
         lo, hi = self._span(rows)
-        group_of = np.repeat(groups, offsets[rows + 1] - offsets[rows])
-        group_start = np.full(count, hi, dtype=np.int64)
         firsts = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])
-        group_start[groups[firsts]] = offsets[rows[firsts]]
-        new = self.before[lo:hi] < group_start[group_of]
-        return self.visitors.values[lo:hi], group_of, new
+        starts = offsets[rows[firsts]]
+        new = self.before[lo:hi] < np.repeat(starts.astype(np.int32), np.diff(np.r_[starts, hi]))
+        return lo, hi, groups[firsts], starts - lo, new
 
 
 def split(rows: np.ndarray, groups: np.ndarray, count: int) -> list[np.ndarray]:
@@ -194,13 +197,22 @@ def _contiguous(rows: np.ndarray) -> bool:
 def _occurrences(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Each position's previous and next position holding the same key (-1 and len(keys)
     when there is none)."""
-    order = np.argsort(keys, kind="stable")
+    order = np.argsort(keys, kind="stable").astype(np.int32)
     same = keys[order[1:]] == keys[order[:-1]]
-    before = np.full(len(keys), -1, dtype=np.int64)
-    after = np.full(len(keys), len(keys), dtype=np.int64)
+    before = np.full(len(keys), -1, dtype=np.int32)
+    after = np.full(len(keys), len(keys), dtype=np.int32)
     before[order[1:][same]] = order[:-1][same]
     after[order[:-1][same]] = order[1:][same]
     return before, after
+
+
+def distinct_count(keys: np.ndarray) -> int:
+    """How many distinct keys (non-negative int32) there are."""
+    if not len(keys):
+        return 0
+    seen = np.zeros(int(keys.max()) + 1, dtype=bool)
+    seen[keys] = True
+    return int(np.count_nonzero(seen))
 
 
 def distinct_keys(groups: list[np.ndarray]) -> list[np.ndarray]:
