@@ -177,7 +177,8 @@ class AnalyticsCache:
     """get-or-compute with versioned keys; reports whether the answer was a hit."""
 
     def __init__(self, backend: CacheBackend, pool: AsyncConnectionPool, ttl_s: int,
-                 on_result: Callable[[str, bool], None] | None = None) -> None:
+                 on_result: Callable[[str, bool], None] | None = None,
+                 compute_slots: int = 2) -> None:
         self.backend = backend
         self._pool = pool
         self._ttl_s = ttl_s
@@ -185,6 +186,10 @@ class AnalyticsCache:
         self._version = SharedRead(self._read_version)
         # Computations under way, by key: requests for the same answer wait for one of them.
         self._filling: dict[str, asyncio.Task[Answer]] = {}
+        # Answers computed at once: the work is CPU-bound (NumPy and PostgreSQL on the same
+        # cores), so more threads than cores only share them out, and every answer of a
+        # burst would come last; in turn, the first ones are done early.
+        self._slots = asyncio.Semaphore(compute_slots)
 
     async def _read_version(self) -> Version:
         async with self._pool.connection() as conn:
@@ -229,8 +234,9 @@ class AnalyticsCache:
         return answer, False
 
     async def _fill(self, key: str, compute: Callable[[], bytes]) -> Answer:
-        started = time.perf_counter()
-        answer = await run_in_threadpool(lambda: Answer.of(compute()))
+        async with self._slots:
+            started = time.perf_counter()
+            answer = await run_in_threadpool(lambda: Answer.of(compute()))
         log.info("answer computed", extra={"cache_key": key, "bytes": len(answer.data),
                                            "gzip": answer.gzipped,
                                            "ms": round((time.perf_counter() - started) * 1000, 2)})

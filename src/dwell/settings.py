@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from pydantic import Field
@@ -42,6 +43,9 @@ class Settings(BaseSettings):
                            description="About this many rows per part of a large file.")
     run_worker: bool = Field(default=True, description="Process uploads inside `dwell serve`.")
     worker_concurrency: int = 2
+    compute_slots: int = Field(default_factory=lambda: max(2, os.cpu_count() or 2), ge=1,
+                               description="Analytics answers computed at once per process; "
+                                           "more requests wait their turn.")
     pool_size: int = 20
     # One by default: each process runs its own upload workers (worker_concurrency ingests at
     # a time, each up to ~1 GB), keeps its own /metrics counters (a scrape sees one process)

@@ -115,7 +115,8 @@ def create_app(settings: Settings | None = None, *, conninfo: str | None = None,
                                            kwargs={"autocommit": True}, open=False) as loop_pool:
                 backend = make_cache_backend(settings, loop_pool)
                 cache = AnalyticsCache(backend, loop_pool, settings.cache_ttl_s,
-                                       on_result=metrics.record_cache)
+                                       on_result=metrics.record_cache,
+                                       compute_slots=settings.compute_slots)
                 services = Services(settings=settings, conninfo=url, pool=pool, cache=cache)
                 app.state.services = services
                 from dwell import jobs
