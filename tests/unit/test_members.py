@@ -10,8 +10,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dwell.analytics.hourly import percentiles
-from dwell.analytics.members import MemberTable, Packed
+from dwell.analytics.members import MemberTable, Packed, percentiles
 
 T0 = datetime(2024, 3, 4, tzinfo=timezone.utc)
 CAMERAS = ("cam-a", "cam-b", "cam-c")
@@ -81,6 +80,11 @@ def test_groups_of_rows_count_like_sets(question: tuple, links: bool) -> None:
     dwells = members.dwell_groups(selected, groups, len(labels))
     assert [sorted(d.tolist()) for d in dwells] == \
         [sorted(v for _, ds in want[g] for v in ds) for g in labels]
+
+    for fraction in (0.5, 0.9):
+        assert members.dwell_percentiles(selected, groups, len(labels), fraction) == \
+            [percentiles(np.array([v for _, ds in want[g] for v in ds], dtype=np.int32),
+                         fraction)[0] for g in labels]
 
     visits, first, last = members.visits(selected, groups, len(labels))
     days: dict[int, list[int]] = {}

@@ -17,7 +17,6 @@ hours until every earlier session has left are swept from the sessions too.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -32,7 +31,7 @@ from psycopg import sql as pgsql
 
 from dwell.analytics import sql
 from dwell.analytics.filters import Filters
-from dwell.analytics.members import MemberTable, distinct_count, member_table
+from dwell.analytics.members import MemberTable, distinct_count, member_table, percentiles
 from dwell.analytics.occupancy import Occupancy, occupancy_sweep, peak_sweep, person_seconds
 
 HOUR = timedelta(hours=1)
@@ -147,9 +146,9 @@ def timeseries(conn: psycopg.Connection, filters: Filters,
         table, rows = _members(conn, plan, where, params)
         of = _bucket_of(table, rows, starts)
         visitors = table.distinct_visitors(rows, of, len(starts))
-        dwells = table.dwell_groups(rows, of, len(starts))
-        for row, unique, mine in zip(series, visitors, dwells):
-            row.update(unique_visitors=int(unique), median_dwell_s=percentiles(mine, 0.5)[0])
+        medians = table.dwell_percentiles(rows, of, len(starts), 0.5)
+        for row, unique, median in zip(series, visitors, medians):
+            row.update(unique_visitors=int(unique), median_dwell_s=median)
         occupancy = _bucket_occupancy(conn, plan, interval, series, (starts, ends), table)
         return series, occupancy
 
@@ -252,34 +251,6 @@ def _member_count(conn: psycopg.Connection, plan: Filters) -> int:
         "SELECT coalesce(sum(octet_length(visitors) / 4 + complete), 0) FROM rollup_hours"
         " WHERE {}").format(sql.hours_where(plan)), sql.filter_params(plan)).fetchone()
     return int(held[0]) if held else 0
-
-
-def percentiles(dwell_ms: np.ndarray, *fractions: float) -> list[float | None]:
-    """PostgreSQL's percentile_cont over the dwell_s column for each fraction: linear
-    interpolation between the values at the two ranks around fraction * (n - 1), computed
-    as it computes it, on the same float8 seconds (whole milliseconds / 1000). The integers
-    rank as the seconds do. One rank at a time: NumPy's partition at several ranks at once
-    is ten times slower than at one."""
-    n = len(dwell_ms)
-    if n == 0:
-        return [None] * len(fractions)
-    ranked = np.array(dwell_ms)
-    values: dict[int, float] = {}
-    done = -1  # ranked[:done + 1] holds the smallest values, in order
-    for rank in sorted({math.floor(fraction * (n - 1)) for fraction in fractions}):
-        if rank > done:
-            ranked[done + 1:].partition(rank - done - 1)
-            done = rank
-        values[rank] = float(ranked[rank])
-        if rank + 1 < n:  # the next rank's value is the least of the rest
-            values[rank + 1] = float(ranked[rank + 1:].min())
-    results: list[float | None] = []
-    for fraction in fractions:
-        position = fraction * (n - 1)
-        lo, hi = math.floor(position), math.ceil(position)
-        first, second = values[lo] / 1000.0, values[hi] / 1000.0
-        results.append(first if hi == lo else first + (second - first) * (position - lo))
-    return results
 
 
 def _too_long(longest_s: Any) -> bool:

@@ -15,6 +15,7 @@ lies before the run. A group of hours costs a comparison per member, with no bit
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
@@ -74,19 +75,22 @@ class MemberTable:
     dwells: Packed
     before: np.ndarray | None
     after: np.ndarray | None
+    hours: Hours | None
     derived: dict[Hashable, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def from_rows(cls, rows: list[tuple[Any, ...]], links: bool) -> MemberTable:
         visitors = Packed.decode([row[2] for row in rows])
         before, after = _occurrences(visitors.values) if links else (None, None)
+        hour_s = np.array([int(row[0].timestamp()) for row in rows], dtype=np.int64)
+        dwells = Packed.decode([row[4] for row in rows])
         return cls(
-            hour_s=np.array([int(row[0].timestamp()) for row in rows], dtype=np.int64),
+            hour_s=hour_s,
             camera_ids=np.array([row[1] for row in rows], dtype=object),
             visitors=visitors,
             dwellers=Packed.decode([row[3] for row in rows]),
-            dwells=Packed.decode([row[4] for row in rows]),
-            before=before, after=after)
+            dwells=dwells,
+            before=before, after=after, hours=Hours.of(hour_s, dwells) if links else None)
 
     def memo(self, key: Hashable, compute: Callable[[], T]) -> T:
         """A value derived from this state of the store (the rollups and the sessions they
@@ -129,6 +133,17 @@ class MemberTable:
                      count: int) -> list[np.ndarray]:
         """The dwell times (ms) of each group of `rows`."""
         return [self.dwells.take(part) for part in split(rows, groups, count)]
+
+    def dwell_percentiles(self, rows: np.ndarray, groups: np.ndarray, count: int,
+                          fraction: float) -> list[float | None]:
+        """`percentiles(dwells, fraction)` of each group of `rows`: looked up where each
+        group is one whole hour of every camera (an hourly series), else ranked."""
+        if self.hours is not None and len(rows) and self._runs(rows, groups):
+            looked_up = self.hours.percentiles(rows, groups, count, fraction)
+            if looked_up is not None:
+                return looked_up
+        return [percentiles(part, fraction)[0]
+                for part in self.dwell_groups(rows, groups, count)]
 
     def visits(self, rows: np.ndarray, groups: np.ndarray, count: int
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -182,6 +197,50 @@ class MemberTable:
         return lo, hi, groups[firsts], starts - lo, new
 
 
+@dataclass(frozen=True)
+class Hours:
+    """The distinct hours of a table's rows and the dwell times of each, over every camera,
+    in order (as an index on (hour, dwell) would hold them)."""
+
+    of_row: np.ndarray       # each row's hour number
+    first_row: np.ndarray    # each hour's first row, and the number of rows at the end
+    sorted_dwells: Packed    # per hour
+
+    @classmethod
+    def of(cls, hour_s: np.ndarray, dwells: Packed) -> Hours:
+        change = np.r_[True, hour_s[1:] != hour_s[:-1]] if len(hour_s) else np.zeros(0, bool)
+        first_row = np.r_[np.flatnonzero(change), len(hour_s)]
+        offsets = dwells.offsets[first_row]
+        values = dwells.values.copy()
+        for lo, hi in zip(offsets[:-1].tolist(), offsets[1:].tolist()):
+            values[lo:hi].sort()
+        return cls(np.cumsum(change) - 1, first_row, Packed(values, offsets))
+
+    def percentiles(self, rows: np.ndarray, groups: np.ndarray, count: int,
+                    fraction: float) -> list[float | None] | None:
+        """As `percentiles` for each group of consecutive rows when every group is one
+        whole hour; None otherwise."""
+        hour = self.of_row[rows]
+        if self.first_row[hour[0]] != rows[0] or self.first_row[hour[-1] + 1] != rows[-1] + 1 \
+                or not np.array_equal(np.diff(hour) != 0, np.diff(groups) != 0):
+            return None
+        firsts = np.flatnonzero(np.r_[True, np.diff(groups) != 0])
+        start = self.sorted_dwells.offsets[hour[firsts]]
+        n = self.sorted_dwells.offsets[hour[firsts] + 1] - start
+        values = self.sorted_dwells.values
+        if not len(values):
+            return [None] * count
+        position = fraction * (np.maximum(n, 1) - 1).astype(np.float64)
+        lo, hi = np.floor(position).astype(np.int64), np.ceil(position).astype(np.int64)
+        first = values[np.minimum(start + lo, len(values) - 1)] / 1000.0
+        second = values[np.minimum(start + hi, len(values) - 1)] / 1000.0
+        result = np.where(hi == lo, first, first + (second - first) * (position - lo))
+        found: list[float | None] = [None] * count
+        for group, value, size in zip(groups[firsts].tolist(), result.tolist(), n.tolist()):
+            found[group] = value if size else None
+        return found
+
+
 def split(rows: np.ndarray, groups: np.ndarray, count: int) -> list[np.ndarray]:
     """`rows` (ascending) cut by group, each part ascending."""
     order = np.argsort(groups, kind="stable")
@@ -204,6 +263,34 @@ def _occurrences(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     before[order[1:][same]] = order[:-1][same]
     after[order[:-1][same]] = order[1:][same]
     return before, after
+
+
+def percentiles(dwell_ms: np.ndarray, *fractions: float) -> list[float | None]:
+    """PostgreSQL's percentile_cont over the dwell_s column for each fraction: linear
+    interpolation between the values at the two ranks around fraction * (n - 1), computed
+    as it computes it, on the same float8 seconds (whole milliseconds / 1000). The integers
+    rank as the seconds do. One rank at a time: NumPy's partition at several ranks at once
+    is ten times slower than at one."""
+    n = len(dwell_ms)
+    if n == 0:
+        return [None] * len(fractions)
+    ranked = np.array(dwell_ms)
+    values: dict[int, float] = {}
+    done = -1  # ranked[:done + 1] holds the smallest values, in order
+    for rank in sorted({math.floor(fraction * (n - 1)) for fraction in fractions}):
+        if rank > done:
+            ranked[done + 1:].partition(rank - done - 1)
+            done = rank
+        values[rank] = float(ranked[rank])
+        if rank + 1 < n:  # the next rank's value is the least of the rest
+            values[rank + 1] = float(ranked[rank + 1:].min())
+    results: list[float | None] = []
+    for fraction in fractions:
+        position = fraction * (n - 1)
+        lo, hi = math.floor(position), math.ceil(position)
+        first, second = values[lo] / 1000.0, values[hi] / 1000.0
+        results.append(first if hi == lo else first + (second - first) * (position - lo))
+    return results
 
 
 def distinct_count(keys: np.ndarray) -> int:
