@@ -4,7 +4,7 @@ table. Keys carry the data version, so a completed upload makes older answers un
 
 The cache holds answers as the bytes that were sent the first time: a hit is sent as stored,
 byte for byte the same as the miss that filled it, without decoding or encoding. Large
-answers are kept gzip-compressed, so a hit sends a seventh of the bytes to the many clients
+answers are kept gzip-compressed, so a hit sends a sixth of the bytes to the many clients
 that accept gzip (browsers, httpx, curl --compressed) and costs no compression per request.
 Lookups run on the event loop (asyncio Redis and PostgreSQL clients); only a miss computes
 in a worker thread."""
@@ -22,23 +22,24 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import orjson
 from psycopg_pool import AsyncConnectionPool
 from starlette.concurrency import run_in_threadpool
 
 log = logging.getLogger(__name__)
 
 Version = tuple[str, int]
-# In every key: entries written as decoded JSON by earlier versions (other spacing) are never
-# read, so a hit is always the bytes a miss sends now.
-ANSWER_FORMAT = "b2"
+# In every key: entries written by earlier versions (other spacing or number formatting) are
+# never read, so a hit is always the bytes a miss sends now.
+ANSWER_FORMAT = "b3"
 # Smaller answers fit in one packet either way; compressing them would only cost time.
 GZIP_MIN_BYTES = 1024
 
 
 def render_json(value: Any) -> bytes:
-    """A document as the API sends it (the same bytes as Starlette's JSONResponse)."""
-    return json.dumps(value, ensure_ascii=False, allow_nan=False, indent=None,
-                      separators=(",", ":")).encode("utf-8")
+    """A document as the API sends it: compact UTF-8 JSON (orjson: a few times faster than
+    the json module on a long series)."""
+    return orjson.dumps(value)
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ class Answer:
     def of(cls, body: bytes) -> Answer:
         if len(body) < GZIP_MIN_BYTES:
             return cls(body, False)
-        return cls(gzip.compress(body, compresslevel=6, mtime=0), True)
+        return cls(gzip.compress(body, compresslevel=1, mtime=0), True)
 
     @classmethod
     def from_stored(cls, value: bytes) -> Answer:

@@ -13,9 +13,8 @@ def iso_utc(moment: datetime | None) -> str | None:
     if moment.tzinfo is None:
         raise ValueError("iso_utc needs a timezone-aware datetime")
     utc = moment.astimezone(timezone.utc)
-    text = utc.strftime("%Y-%m-%dT%H:%M:%S")
-    millis = utc.microsecond // 1000
-    return f"{text}.{millis:03d}Z" if millis else f"{text}Z"
+    text = utc.isoformat()  # 2024-03-05T14:00:00[.123456]+00:00
+    return f"{text[:23]}Z" if utc.microsecond // 1000 else f"{text[:19]}Z"
 
 
 def seconds(value: float | Decimal | None) -> float | None:
