@@ -4,7 +4,7 @@ table. Keys carry the data version, so a completed upload makes older answers un
 
 The cache holds answers as the bytes that were sent the first time: a hit is sent as stored,
 byte for byte the same as the miss that filled it, without decoding or encoding. Large
-answers are kept gzip-compressed, so a hit sends a sixth of the bytes to the many clients
+answers are kept gzip-compressed, so a hit sends a seventh of the bytes to the many clients
 that accept gzip (browsers, httpx, curl --compressed) and costs no compression per request.
 Lookups run on the event loop (asyncio Redis and PostgreSQL clients); only a miss computes
 in a worker thread."""
@@ -53,7 +53,7 @@ class Answer:
     def of(cls, body: bytes) -> Answer:
         if len(body) < GZIP_MIN_BYTES:
             return cls(body, False)
-        return cls(gzip.compress(body, compresslevel=1, mtime=0), True)
+        return cls(gzip.compress(body, compresslevel=6, mtime=0), True)
 
     @classmethod
     def from_stored(cls, value: bytes) -> Answer:
