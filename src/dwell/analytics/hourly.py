@@ -57,7 +57,8 @@ _KPI_SQL = """
 MAX_MEMBERS = 25_000_000
 MAX_DWELL_MS = 2**31 - 1   # the rollups keep dwell times as int4 milliseconds
 
-# Every bucket of the series with its sums; an hour lies in one bucket (whole-hour zones).
+# Every bucket of the series with its sums, and the occupancy of its settled hours; an hour
+# lies in one bucket (whole-hour zones).
 _BUCKETS_SQL = """
     WITH ev_b AS (
         SELECT {hour_key} AS k, events, entries, exits, complete, missing_exit, open,
@@ -71,12 +72,16 @@ _BUCKETS_SQL = """
                sum(dwell_sum) / nullif(sum(complete), 0)::numeric AS avg_dwell_s,
                max(dwell_max) AS max_dwell_s
         FROM ev_b GROUP BY k
+    ),
+    occ AS (
+        SELECT {hour_key} AS k, max(peak) AS peak, sum(person_s) AS person_s
+        FROM rollup_occupancy WHERE {occ_where} GROUP BY 1
     )
     SELECT b.b_start AS bucket, b.b_end, date_part('epoch', b.b_end - b.b_start) AS seconds,
            coalesce(s.events, 0) AS events, coalesce(s.entries, 0) AS entries,
            coalesce(s.exits, 0) AS exits, coalesce(s.sessions_started, 0) AS sessions_started,
-           s.avg_dwell_s, s.max_dwell_s
-    FROM buckets b LEFT JOIN sums s USING (k)
+           s.avg_dwell_s, s.max_dwell_s, o.peak AS occ_peak, o.person_s AS occ_person_s
+    FROM buckets b LEFT JOIN sums s USING (k) LEFT JOIN occ o USING (k)
     ORDER BY b.k
 """
 
@@ -132,10 +137,16 @@ def timeseries(conn: psycopg.Connection, filters: Filters,
         if planned is None:
             return None
         plan, where, params = planned
+        table, rows = _members(conn, plan, where, params)
+        before = table.memo("reach", lambda: reach(conn))
+        lower = _settled(conn, plan, before)
+        occ_where = pgsql.SQL("false") if plan.camera_ids else where if lower is None else \
+            pgsql.SQL("{} AND hour >= %(settled)s").format(where)
         statement = pgsql.SQL(_BUCKETS_SQL).format(
             hour_key=sql.bucket_key(interval, plan.tz, "hour"), where=where,
+            occ_where=occ_where,
             buckets=sql.fragment("buckets", **sql.bucket_parts(interval, plan.tz)))
-        series = sql.fetch_all(conn, statement, params, binary=True)
+        series = sql.fetch_all(conn, statement, {**params, "settled": lower}, binary=True)
         if not series:
             return [], Occupancy(0, None)
         starts = _epochs(row["bucket"] for row in series)
@@ -143,13 +154,13 @@ def timeseries(conn: psycopg.Connection, filters: Filters,
         if np.any(starts % 3600) or np.any(ends % 3600) or \
                 any(_too_long(row["max_dwell_s"]) for row in series):
             return None
-        table, rows = _members(conn, plan, where, params)
         of = _bucket_of(table, rows, starts)
         visitors = table.distinct_visitors(rows, of, len(starts))
         medians = table.dwell_percentiles(rows, of, len(starts), 0.5)
         for row, unique, median in zip(series, visitors, medians):
             row.update(unique_visitors=int(unique), median_dwell_s=median)
-        occupancy = _bucket_occupancy(conn, plan, interval, series, (starts, ends), table)
+        occupancy = _bucket_occupancy(conn, plan, interval, series, (starts, ends),
+                                      lower, before)
         return series, occupancy
 
 
@@ -290,28 +301,24 @@ def _peak(conn: psycopg.Connection, plan: Filters, table: MemberTable) -> Occupa
 
 def _bucket_occupancy(conn: psycopg.Connection, plan: Filters, interval: str,
                       buckets: list[dict[str, Any]], bounds: tuple[np.ndarray, np.ndarray],
-                      table: MemberTable) -> Occupancy:
-    """Peak and mean occupancy per bucket, summed from hours: rolled up ones, and swept ones
-    for the hours a range's start leaves partly counted."""
+                      lower: datetime | None, before: timedelta) -> Occupancy:
+    """Peak and mean occupancy per bucket, summed from hours: the rolled up ones from
+    `lower` on (summed per bucket with the buckets), and swept ones for the hours before,
+    which a range's start leaves partly counted."""
     if plan.camera_ids:
         return occupancy_sweep(conn, plan, (interval,))
-    before = table.memo("reach", lambda: reach(conn))
-    lower = _settled(conn, plan, before)
+    totals: dict[datetime, tuple[int, Decimal]] = {
+        b["bucket"]: (b["occ_peak"], b["occ_person_s"]) for b in buckets
+        if b["occ_peak"] is not None}
     hours: dict[datetime, tuple[int, Decimal]] = {}
-    if plan.start is not None and lower > plan.start:
+    if plan.start is not None and lower is not None and lower > plan.start:
         end = lower if plan.end is None else min(lower, plan.end)
         swept = person_seconds(conn, replace(plan, end=end, tz="UTC"), "hour")
         hours.update((h, value) for h, value in swept.items() if plan.start <= h < end)
-    settled = Filters(start=lower, end=plan.end)
-    for hour, peak, person_s in conn.execute(
-            pgsql.SQL("SELECT hour, peak, person_s FROM rollup_occupancy WHERE {}")
-            .format(sql.hours_where(settled)), sql.filter_params(settled)):
-        hours[hour] = (peak, person_s)
     starts, ends = bounds
     hour_s = _epochs(hours)
     positions = np.searchsorted(starts, hour_s, "right") - 1
     inside = (positions >= 0) & (hour_s < ends[np.maximum(positions, 0)])
-    totals: dict[datetime, tuple[int, Decimal]] = {}
     for (peak, person_s), position, counted in zip(hours.values(), positions.tolist(),
                                                    inside.tolist()):
         if not counted:
