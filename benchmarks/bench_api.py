@@ -802,6 +802,7 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
                     "cached_budget_s": args.cached_budget},
         "solo_requests": {"uncached": args.solo_uncached, "cached": args.solo_cached},
         "machine": pipeline.machine(), "redis": args.redis, "notes": [],
+        "scratch": bool(args.store),
     }
     synth = pipeline.synth_module(60)
 

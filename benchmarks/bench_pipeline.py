@@ -913,10 +913,13 @@ def render_markdown(result: dict[str, Any]) -> str:
 
 
 def save(result: dict[str, Any], markdown: str | None = None, prefix: str = "") -> list[Path]:
-    """Dated files plus <prefix>latest.*; --quick runs go to the git-ignored data directory."""
-    directory = QUICK_RESULTS_DIR if result["quick"] else RESULTS_DIR
+    """Dated files plus <prefix>latest.*; --quick runs, and runs on a store loaded before
+    (`scratch`), go to the git-ignored data directory."""
+    scratch = result["quick"] or result.get("scratch", False)
+    directory = QUICK_RESULTS_DIR if scratch else RESULTS_DIR
     directory.mkdir(parents=True, exist_ok=True)
-    stem = f"{prefix}{result['date']}-{result['commit']}" + ("-quick" if result["quick"] else "")
+    stem = f"{prefix}{result['date']}-{result['commit']}" + (
+        "-quick" if result["quick"] else "-reused" if scratch else "")
     markdown = render_markdown(result) if markdown is None else markdown
     document = json.dumps(result, indent=2, default=str) + "\n"
     paths = []
