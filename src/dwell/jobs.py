@@ -30,7 +30,7 @@ import secrets
 import signal
 import socket
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import fields
 from pathlib import Path
@@ -42,6 +42,7 @@ from procrastinate.schema import SchemaManager
 from psycopg.types.json import Jsonb
 
 from dwell import metrics
+from dwell.analytics import hourly
 from dwell.ingest.errors import UploadRejected
 from dwell.ingest.pipeline import IngestOptions, Progress, ingest_file
 from dwell.ingest.spill import DEFAULT_PARTITIONING, Partitioning
@@ -129,8 +130,10 @@ def ensure_schema(conninfo: str) -> bool:
         return True
 
 
-def build_app(conninfo: str, settings: Settings) -> procrastinate.App:
-    """The job queue on `conninfo`, with the upload task registered."""
+def build_app(conninfo: str, settings: Settings,
+              after_upload: Callable[[], None] | None = None) -> procrastinate.App:
+    """The job queue on `conninfo`, with the upload task registered; `after_upload` runs
+    (in a thread) after each upload this process ingests."""
     connector = procrastinate.PsycopgConnector(
         conninfo=conninfo, min_size=1, max_size=max(settings.worker_concurrency, 1) + 3)
     app = procrastinate.App(connector=connector)
@@ -140,6 +143,8 @@ def build_app(conninfo: str, settings: Settings) -> procrastinate.App:
         """Ingest one spooled upload (the ingest is synchronous: it runs in a thread)."""
         await asyncio.to_thread(run_upload, conninfo, upload_id, Path(path), content_sha256,
                                 partitioning)
+        if after_upload is not None:
+            await asyncio.to_thread(after_upload)
 
     # Large uploads spill next to the spooled files: on the data disk, not in a tmpfs.
     partitioning = Partitioning.from_settings(settings, spill_dir=spool_root(settings))
@@ -319,7 +324,7 @@ async def lifespan(services: Any, *, run_worker: bool) -> AsyncIterator[procrast
     settings: Settings = services.settings
     await asyncio.to_thread(ensure_schema, services.conninfo)
     spool_root(settings).mkdir(parents=True, exist_ok=True)
-    app = build_app(services.conninfo, settings)
+    app = build_app(services.conninfo, settings, after_upload=lambda: warm_members(services))
     async with app.open_async():
         services.extras["jobs"] = app
         running: list[asyncio.Task[Any]] = []
@@ -332,6 +337,16 @@ async def lifespan(services: Any, *, run_worker: bool) -> AsyncIterator[procrast
         finally:
             await _stop(running)
             services.extras.pop("jobs", None)
+
+
+def warm_members(services: Any) -> None:
+    """Read the new state of the rollups into this server's memory, so that the first
+    answer after an upload does not wait for it. Best effort: a failure only logs."""
+    try:
+        with services.pool.connection() as conn:
+            hourly.warm(conn)
+    except Exception as exc:  # the next answer reads them itself
+        log.warning("rollup members not read ahead", extra={"error": str(exc)})
 
 
 def run_worker(settings: Settings) -> None:

@@ -17,6 +17,7 @@ import pytest
 from conftest import serve_app
 
 from dwell import jobs, synth
+from dwell.analytics import members
 from dwell.store import records
 from dwell.store.migrations import migrate
 from dwell.store.server import scratch_database, with_dbname
@@ -384,3 +385,22 @@ def test_client_file_names_never_leave_the_spool(name):
     cleaned = safe_filename(name)
     assert "/" not in cleaned and "\\" not in cleaned and not cleaned.startswith(".")
     assert cleaned
+
+
+def test_the_server_reads_the_new_rollup_members_after_an_upload(api, clean_database_url):
+    """The worker inside the server holds the upload's new state before anyone asks."""
+    with httpx.Client(base_url=api.url, timeout=60) as client:
+        done = wait_until_done(client, post_file(client, SAMPLE.read_bytes()).json()["id"])
+        assert done["status"] == "completed", done
+        with psycopg.connect(clean_database_url) as conn:
+            generation = conn.execute("SELECT generation FROM rollup_state").fetchone()[0]
+            stored = conn.execute("SELECT count(*) FROM camera_events").fetchone()[0]
+        deadline = time.monotonic() + 30
+        while members._HELD.generation != generation:
+            assert time.monotonic() < deadline, "the members were not read after the upload"
+            time.sleep(0.05)
+        held = members._HELD.table
+        assert held is not None and len(held.hour_s) > 0
+        # and answers use that state, without reading it again
+        assert total_events(client) == stored
+        assert members._HELD.table is held

@@ -256,6 +256,15 @@ def report(conn: psycopg.Connection, filters: Filters) -> dict[str, Any] | None:
     return None if any(part is None for part in parts.values()) else parts
 
 
+def warm(conn: psycopg.Connection) -> None:
+    """Hold the rollups' members of the store's current state in this process, ahead of the
+    answers that will need them (after an upload)."""
+    with _snapshot(conn):
+        state = conn.execute("SELECT ready FROM rollup_state").fetchone()
+        if state and state[0]:
+            member_table(conn, pgsql.SQL("TRUE"), {})
+
+
 def _member_count(conn: psycopg.Connection, plan: Filters) -> int:
     """How many members (person keys, dwell values) the plan's rollup rows hold."""
     held = conn.execute(pgsql.SQL(

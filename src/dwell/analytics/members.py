@@ -8,9 +8,11 @@ on every change of rollup_hours, names the state; it is read in the answer's sna
 an answer never mixes two states. Rollups with more than MAX_HELD members are not held:
 each answer reads only its own rows.
 
-Distinct persons over a run of consecutive rows come from each key's previous and next
-occurrence, computed once per state: a key is new to the run where its previous occurrence
-lies before the run. A group of hours costs a comparison per member, with no bitmap.
+With a held state come structures computed once for it, as indexes would be: each person
+key's previous and next occurrence (distinct persons over a run of consecutive rows are the
+keys whose previous occurrence lies before the run: a comparison per member, no bitmap),
+each hour's dwell times sorted (an hourly series looks its medians up), and values derived
+from the state on demand (`MemberTable.memo`).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from psycopg import sql as pgsql
 
 T = TypeVar("T")
 
-# About 100 MB of members, and as much again for their occurrence links.
+# About 100 MB of members, and as much again for their occurrence links and sorted copies.
 MAX_HELD = 25_000_000
 
 _SELECT = "SELECT hour, camera_id, visitors, dwellers, dwells FROM rollup_hours {} ORDER BY hour, camera_id"
