@@ -112,9 +112,11 @@ def demographics(conn: psycopg.Connection, filters: Filters, attribute: str) -> 
     if not isinstance(attribute, str) or not attribute:
         raise ValueError(f"attribute: expected an attribute name, got {attribute!r}")
     rows = _group_rows(conn, filters, ATTRIBUTE_PREFIX + attribute, parameter="attribute")
-    statement = sql.query("unique_visitors", events_where=sql.events_where(filters))
-    total = count((sql.fetch_one(conn, statement, sql.filter_params(filters)) or {})
-                  .get("unique_visitors"))
+    total = hourly.unique_visitors(conn, filters)
+    if total is None:
+        statement = sql.query("unique_visitors", events_where=sql.events_where(filters))
+        total = count((sql.fetch_one(conn, statement, sql.filter_params(filters)) or {})
+                      .get("unique_visitors"))
     for row in rows:
         row["share"] = row["unique_visitors"] / total if total else None
     return rows

@@ -226,6 +226,18 @@ def repeat_rows(conn: psycopg.Connection, filters: Filters) -> list[dict[str, An
             for n in np.flatnonzero(persons_by_count)]
 
 
+def unique_visitors(conn: psycopg.Connection, filters: Filters) -> int | None:
+    """Distinct persons with an event in the filtered data, from the rollups; None if the
+    question needs the events."""
+    with _snapshot(conn):
+        planned = _plan(conn, filters, bounded=True)
+        if planned is None:
+            return None
+        plan, where, params = planned
+        table, rows = _members(conn, plan, where, params)
+    return int(table.distinct_visitors(rows, np.zeros(len(rows), dtype=np.int64), 1)[0])
+
+
 def dwell_ms(conn: psycopg.Connection, filters: Filters) -> np.ndarray | None:
     """The dwell times of the complete sessions (in milliseconds, in no order) from the
     rollups, or None if the question needs the sessions."""
