@@ -3,12 +3,14 @@
 -- its own; the two sides are stacked and regrouped rather than joined, because NULL keys
 -- would not match in a join. The attribute sets join only when an attribute is the key
 -- (PostgreSQL drops an unused left join to a unique key).
+-- Visitors are counted from (group, person) pairs grouped first: PostgreSQL hashes those,
+-- where count(DISTINCT) would sort every event (10 M events by an attribute: 10 s, not 17 s).
 WITH ev_g AS (
-    SELECT {event_key} AS k,
-           count(*) AS events,
-           count(DISTINCT person_id COLLATE "C") AS unique_visitors
-    FROM camera_events LEFT JOIN attribute_sets USING (attribute_set)
-    WHERE {events_where}
+    SELECT k, sum(n)::bigint AS events, count(*) AS unique_visitors
+    FROM (SELECT {event_key} AS k, person_id, count(*) AS n
+          FROM camera_events LEFT JOIN attribute_sets USING (attribute_set)
+          WHERE {events_where}
+          GROUP BY 1, 2) AS per_person
     GROUP BY 1
 ),
 ses_g AS (
