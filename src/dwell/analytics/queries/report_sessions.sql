@@ -17,8 +17,9 @@ SELECT GROUPING(hour_k, day_k, camera) AS g,
        {dwell_stats},
        CASE WHEN GROUPING(hour_k, day_k, camera) = 7 THEN
            sum(dwell_s::numeric) FILTER (WHERE status = 'complete')
-           / nullif((SELECT count(DISTINCT person_id COLLATE "C") FROM person_sessions
-                     WHERE status = 'complete' AND {sessions_where}), 0)
+           / nullif((SELECT count(*) FROM (SELECT person_id FROM person_sessions
+                                            WHERE status = 'complete' AND {sessions_where}
+                                            GROUP BY person_id) AS persons), 0)
        END AS avg_dwell_per_person_s
 FROM ses
 GROUP BY GROUPING SETS ((hour_k), (day_k), (camera), ())
