@@ -31,7 +31,14 @@ from psycopg import sql as pgsql
 
 from dwell.analytics import sql
 from dwell.analytics.filters import Filters
-from dwell.analytics.members import MemberTable, distinct_count, member_table, percentiles
+from dwell.analytics.members import (
+    MAX_HELD,
+    MemberTable,
+    distinct_count,
+    holds,
+    member_table,
+    percentiles,
+)
 from dwell.analytics.occupancy import Occupancy, occupancy_sweep, peak_sweep, person_seconds
 
 HOUR = timedelta(hours=1)
@@ -53,8 +60,9 @@ _KPI_SQL = """
     WHERE {where}
 """
 # The members (person keys, dwell values) an answer may hold in memory: past this many,
-# about 200 MB, the question is answered by PostgreSQL from the events instead.
-MAX_MEMBERS = 25_000_000
+# about 200 MB, the question is answered by PostgreSQL from the events instead. The same
+# bound as a held state's, so an answer over a held state never exceeds it.
+MAX_MEMBERS = MAX_HELD
 MAX_DWELL_MS = 2**31 - 1   # the rollups keep dwell times as int4 milliseconds
 
 # Every bucket of the series with its sums, and the occupancy of its settled hours; an hour
@@ -424,7 +432,7 @@ def _plan(conn: psycopg.Connection, filters: Filters, bounded: bool = False,
     sql.check_filters(filters)
     if filters.person_ids or (zoned and not sql.zone_profile(filters.tz).whole_hours):
         return None
-    state = conn.execute("SELECT ready FROM rollup_state").fetchone()
+    state = conn.execute("SELECT ready, generation FROM rollup_state").fetchone()
     if not state or not state[0]:
         return None
     start, end = filters.start, filters.end
@@ -437,7 +445,8 @@ def _plan(conn: psycopg.Connection, filters: Filters, bounded: bool = False,
     if any(moment is not None and not _whole_hour(moment) for moment in (start, end)):
         return None
     plan = replace(filters, start=start, end=end)
-    if bounded and _member_count(conn, plan) > MAX_MEMBERS:
+    # A state held in memory has at most MAX_MEMBERS members in all: no need to count.
+    if bounded and not holds(state[1]) and _member_count(conn, plan) > MAX_MEMBERS:
         return None
     return plan, sql.hours_where(plan), sql.filter_params(plan)
 

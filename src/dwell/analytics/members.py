@@ -341,6 +341,11 @@ class _Held:
 _HELD = _Held()
 
 
+def holds(generation: Any) -> bool:
+    """Whether this process holds that state of the rollups."""
+    return _HELD.table is not None and _HELD.generation == generation
+
+
 def member_table(conn: psycopg.Connection, where: pgsql.Composable,
                  params: dict[str, Any]) -> MemberTable:
     """The rollup rows (and members) an answer may need, in the caller's snapshot: every
