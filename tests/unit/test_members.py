@@ -23,7 +23,7 @@ def blob(values: list[int]) -> bytes:
 def table(rows: list[tuple[int, str, list[int], list[int]]], links: bool) -> MemberTable:
     """Rows of (hour number, camera, visitor keys, dwell ms), in (hour, camera) order."""
     return MemberTable.from_rows(
-        [(T0 + timedelta(hours=hour), camera, blob(keys), blob(keys[:1]), blob(dwells), 0)
+        [(T0 + timedelta(hours=hour), camera, blob(keys), blob(keys[:1]), blob(dwells))
          for hour, camera, keys, dwells in rows], links=links)
 
 

@@ -104,14 +104,10 @@ _GROUP_SUMS_SQL = """
            max(dwell_max) AS max_dwell_s
     FROM (SELECT {key} AS k, events, complete, missing_exit, open, dwell_sum, dwell_min,
                  dwell_max
-          FROM rollup_hours LEFT JOIN attribute_sets a USING (attribute_set)
-          WHERE {where}) AS r
+          FROM rollup_hours WHERE {where}) AS r
     GROUP BY k
     ORDER BY k
 """
-ATTRIBUTE_PREFIX = "attribute:"
-# An attribute's value in a combination, as the queries over the events read it.
-_ATTRIBUTE_VALUE = "nullif(attributes ->> {}::text, '')"
 
 
 def kpis(conn: psycopg.Connection, filters: Filters
@@ -178,26 +174,20 @@ def timeseries(conn: psycopg.Connection, filters: Filters,
 
 def groups(conn: psycopg.Connection, filters: Filters,
            group_by: str) -> list[dict[str, Any]] | None:
-    """Per camera, per value of an attribute (`attribute:<name>`), or per hour, day or week
-    bucket with data: events, unique visitors, sessions, complete sessions and their dwell
-    statistics (SPEC §10) from the rollups, as database values; None if the question needs
-    the events."""
+    """Per camera, or per hour, day or week bucket with data: events, unique visitors,
+    sessions, complete sessions and their dwell statistics (SPEC §10) from the rollups, as
+    database values; None if the question needs the events."""
     sql.check_filters(filters)
-    attribute = group_by[len(ATTRIBUTE_PREFIX):] if group_by.startswith(ATTRIBUTE_PREFIX) \
-        else None
     if group_by == "camera":
         key: pgsql.Composable = pgsql.Identifier("camera_id")
         value: pgsql.Composable = pgsql.Identifier("k")
-    elif attribute is not None:
-        key = pgsql.SQL(_ATTRIBUTE_VALUE).format(pgsql.Literal(attribute))
-        value = pgsql.Identifier("k")
     elif group_by in sql.INTERVALS:
         key = sql.bucket_key(group_by, filters.tz, "hour")
         value = sql.bucket_start(group_by, filters.tz, "k")
     else:
         return None
     with _snapshot(conn):
-        planned = _plan(conn, filters, bounded=True, zoned=group_by in sql.INTERVALS)
+        planned = _plan(conn, filters, bounded=True, zoned=group_by != "camera")
         if planned is None:
             return None
         plan, where, params = planned
@@ -206,21 +196,10 @@ def groups(conn: psycopg.Connection, filters: Filters,
         if any(_too_long(row["max_dwell_s"]) for row in found):
             return None
         table, rows = _members(conn, plan, where, params)
-        position = {row["k"]: i for i, row in enumerate(found)}
-        if attribute is not None:
-            # each combination's group: that of its value (no value: the NULL group)
-            of_set = np.zeros(int(table.attribute_sets.max(initial=0)) + 1, dtype=np.int64)
-            of_set[0] = position.get(None, 0)
-            for number, found_value in conn.execute(pgsql.SQL(
-                    "SELECT attribute_set, " + _ATTRIBUTE_VALUE + " FROM attribute_sets"
-                    " WHERE attribute_set < %s").format(pgsql.Literal(attribute)),
-                    (len(of_set),)):
-                of_set[number] = position.get(found_value, 0)
-            of = of_set[table.attribute_sets[rows]]
     if group_by == "camera":
+        position = {row["k"]: i for i, row in enumerate(found)}
         of = np.array([position[camera] for camera in table.camera_ids[rows]], dtype=np.int64)
-    elif attribute is None:
-        # every hour with data lies in one of the buckets with data, which come in order
+    else:  # every hour with data lies in one of the buckets with data, which come in order
         of = _bucket_of(table, rows, _epochs(row["group_value"] for row in found))
     visitors = table.distinct_visitors(rows, of, len(found))
     for row, unique, mine in zip(found, visitors, table.dwell_groups(rows, of, len(found))):

@@ -1,5 +1,5 @@
 """The hourly rollups' members in memory: the person keys and dwell times of each
-(hour, camera, attribute combination) row, decoded into flat arrays.
+(hour, camera) row, decoded into flat arrays.
 
 Reading them is most of the work of a rollup answer (tens of MB for ten million events),
 and they change only when an upload commits. So a process holds the latest state it read,
@@ -32,8 +32,7 @@ T = TypeVar("T")
 # About 100 MB of members, and as much again for their occurrence links and sorted copies.
 MAX_HELD = 25_000_000
 
-_SELECT = ("SELECT hour, camera_id, visitors, dwellers, dwells, attribute_set FROM rollup_hours"
-           " {} ORDER BY hour, camera_id, attribute_set")
+_SELECT = "SELECT hour, camera_id, visitors, dwellers, dwells FROM rollup_hours {} ORDER BY hour, camera_id"
 
 
 @dataclass(frozen=True)
@@ -66,14 +65,13 @@ class Packed:
 
 @dataclass(frozen=True)
 class MemberTable:
-    """Rollup rows in (hour, camera, attribute combination) order with their members. `before` and `after` give,
+    """Rollup rows in (hour, camera) order with their members. `before` and `after` give,
     for each visitor key, the position of the same key's previous and next occurrence among
     all visitors (-1 and len when there is none); a table read for one answer goes without
     them (None), as sorting its keys would cost more than it saves."""
 
     hour_s: np.ndarray       # int64 epoch seconds per row
     camera_ids: np.ndarray   # str per row
-    attribute_sets: np.ndarray  # int32 per row: the combination's id, 0 for none
     visitors: Packed
     dwellers: Packed
     dwells: Packed
@@ -91,7 +89,6 @@ class MemberTable:
         return cls(
             hour_s=hour_s,
             camera_ids=np.array([row[1] for row in rows], dtype=object),
-            attribute_sets=np.array([row[5] for row in rows], dtype=np.int32),
             visitors=visitors,
             dwellers=Packed.decode([row[3] for row in rows]),
             dwells=dwells,

@@ -633,8 +633,6 @@ def _rollup_changes(event_ts_ms: np.ndarray, replaced: pa.Table,
     recounts = pa.table({
         "hour": pa.array(new[3][in_new[recount]] // HOUR_MS),
         "camera_id": made.column("camera_id").take(pa.array(in_new[recount])),
-        "attribute_set": made.column("attribute_set").take(pa.array(in_new[recount]))
-                             .cast(pa.int32()).fill_null(0),
         "open": pa.array((now == SessionStatus.OPEN).astype(np.int64)
                          - (was == SessionStatus.OPEN)),
         "missing_exit": pa.array((now == SessionStatus.MISSING_EXIT).astype(np.int64)

@@ -37,34 +37,33 @@ _ADD_PERSON_KEYS = """
     WHERE NOT EXISTS (SELECT 1 FROM person_keys k WHERE k.person_id = e.person_id)
 """
 
-# Events by the hour of their timestamp, sessions by the hour of their entry, both per
-# camera and attribute combination (a session's is its entry event's). Events group by
-# (hour, camera, combination, person) first, so a person's key is written once per row.
+# Events by the hour of their timestamp, sessions by the hour of their entry. Events group
+# by (hour, camera, person) first, so a person's key is written once per hour and camera.
 _HOURS = """
-    INSERT INTO rollup_hours (hour, camera_id, attribute_set, events, entries, exits,
-                              orphan_exits, complete, missing_exit, open, dwell_sum, dwell_min,
-                              dwell_max, visitors, dwellers, dwells)
+    INSERT INTO rollup_hours (hour, camera_id, events, entries, exits, orphan_exits,
+                              complete, missing_exit, open, dwell_sum, dwell_min, dwell_max,
+                              visitors, dwellers, dwells)
     WITH ev AS (
         SELECT date_bin('1 hour', e.ts, TIMESTAMPTZ '2000-01-01 00:00+00') AS hour,
-               e.camera_id, coalesce(e.attribute_set, 0) AS attribute_set, e.person_id,
+               e.camera_id, e.person_id,
                count(*) AS events,
                count(*) FILTER (WHERE e.is_entry) AS entries,
                count(*) FILTER (WHERE e.is_exit) AS exits,
                count(*) FILTER (WHERE e.is_exit AND e.session_id IS NULL) AS orphan_exits
         FROM rollup_runs r JOIN camera_events e ON e.ts >= r.lo AND e.ts < r.hi
-        GROUP BY 1, 2, 3, 4
+        GROUP BY 1, 2, 3
     ),
     ev_h AS (
-        SELECT hour, camera_id, attribute_set,
+        SELECT hour, camera_id,
                sum(events)::int AS events, sum(entries)::int AS entries,
                sum(exits)::int AS exits, sum(orphan_exits)::int AS orphan_exits,
                string_agg(int4send(k.person_key), ''::bytea) AS visitors
         FROM ev JOIN person_keys k USING (person_id)
-        GROUP BY 1, 2, 3
+        GROUP BY 1, 2
     ),
     se_h AS (
         SELECT date_bin('1 hour', s.entry_ts, TIMESTAMPTZ '2000-01-01 00:00+00') AS hour,
-               s.camera_id, coalesce(s.attribute_set, 0) AS attribute_set,
+               s.camera_id,
                count(*) FILTER (WHERE s.status = 'complete')::int AS complete,
                count(*) FILTER (WHERE s.status = 'missing_exit')::int AS missing_exit,
                count(*) FILTER (WHERE s.status = 'open')::int AS open,
@@ -79,22 +78,21 @@ _HOURS = """
         FROM rollup_runs r
         JOIN person_sessions s ON s.entry_ts >= r.lo AND s.entry_ts < r.hi
         JOIN person_keys k ON k.person_id = s.person_id
-        GROUP BY 1, 2, 3
+        GROUP BY 1, 2
     )
-    SELECT e.hour, e.camera_id, e.attribute_set, e.events, e.entries, e.exits, e.orphan_exits,
+    SELECT e.hour, e.camera_id, e.events, e.entries, e.exits, e.orphan_exits,
            coalesce(s.complete, 0), coalesce(s.missing_exit, 0), coalesce(s.open, 0),
            s.dwell_sum, s.dwell_min, s.dwell_max,
            e.visitors, coalesce(s.dwellers, ''::bytea), coalesce(s.dwells, ''::bytea)
-    FROM ev_h e LEFT JOIN se_h s USING (hour, camera_id, attribute_set)
+    FROM ev_h e LEFT JOIN se_h s USING (hour, camera_id)
 """
 
 
 @dataclass(frozen=True)
 class Changes:
     """What an upload changed in the rollups: hours to recompute, and sessions that only
-    went between open and missing_exit, as count changes per (hour, camera_id,
-    attribute_set) of entry (table: hour (UTC hour number), camera_id, attribute_set (0 for
-    none), open, missing_exit)."""
+    went between open and missing_exit, as count changes per (hour, camera_id) of entry
+    (table: hour (UTC hour number), camera_id, open, missing_exit)."""
 
     hours: np.ndarray
     recounts: pa.Table
@@ -103,18 +101,16 @@ class Changes:
     def none(cls) -> Changes:
         return cls(np.array([], dtype=np.int64), pa.table({
             "hour": pa.array([], pa.int64()), "camera_id": pa.array([], pa.string()),
-            "attribute_set": pa.array([], pa.int32()),
             "open": pa.array([], pa.int64()), "missing_exit": pa.array([], pa.int64())}))
 
     @classmethod
     def combine(cls, parts: list[Changes]) -> Changes:
         if not parts:
             return cls.none()
-        keys = ["hour", "camera_id", "attribute_set"]
-        recounts = pa.concat_tables([part.recounts for part in parts]).group_by(keys).aggregate(
-            [("open", "sum"), ("missing_exit", "sum")])
+        recounts = pa.concat_tables([part.recounts for part in parts]).group_by(
+            ["hour", "camera_id"]).aggregate([("open", "sum"), ("missing_exit", "sum")])
         return cls(np.unique(np.concatenate([part.hours for part in parts])),
-                   recounts.rename_columns([*keys, "open", "missing_exit"]))
+                   recounts.rename_columns(["hour", "camera_id", "open", "missing_exit"]))
 
 
 def ready(conn: psycopg.Connection) -> bool:
@@ -174,12 +170,12 @@ def _recount(conn: psycopg.Connection, changes: Changes) -> None:
     updated = conn.execute(
         "UPDATE rollup_hours h SET open = h.open + d.open,"
         " missing_exit = h.missing_exit + d.missing_exit"
-        " FROM unnest(%s::bigint[], %s::text[], %s::int[], %s::int[], %s::int[])"
-        "      AS d(hour, camera_id, attribute_set, open, missing_exit)"
+        " FROM unnest(%s::bigint[], %s::text[], %s::int[], %s::int[])"
+        "      AS d(hour, camera_id, open, missing_exit)"
         " WHERE h.hour = TIMESTAMPTZ 'epoch' + d.hour * interval '1 hour'"
-        "   AND h.camera_id = d.camera_id AND h.attribute_set = d.attribute_set",
+        "   AND h.camera_id = d.camera_id",
         [recounts.column(name).to_pylist()
-         for name in ("hour", "camera_id", "attribute_set", "open", "missing_exit")]).rowcount
+         for name in ("hour", "camera_id", "open", "missing_exit")]).rowcount
     if updated != recounts.num_rows:  # every session's entry hour has its row
         raise RuntimeError(f"rollups: {recounts.num_rows - updated} recounted hours not found")
 
