@@ -8,11 +8,12 @@ series also needs a zone whose offsets are whole hours, so its buckets are union
 Anything else gets None and is answered from the events.
 
 Counts and sums add up over hours and cameras. Distinct persons and dwell order statistics
-do not, so each hour keeps its members: person keys, united here (dwell.analytics.members
-holds them in memory), and dwell values, ranked here exactly as percentile_cont does. Occupancy is rolled up over all
-cameras; with a camera filter it is swept from the sessions. The rollups hold every
-session, while a range that starts at S counts only sessions that entered from S on: the
-hours until every earlier session has left are swept from the sessions too.
+do not, so each hour keeps its members: person keys, united here, and dwell values, ranked
+here exactly as percentile_cont does (dwell.analytics.members holds them in memory).
+Occupancy is rolled up over all cameras; with a camera filter it is swept from the
+sessions. The rollups hold every session, while a range that starts at S counts only
+sessions that entered from S on: the hours until every earlier session has left are swept
+from the sessions too.
 """
 
 from __future__ import annotations
@@ -123,13 +124,12 @@ def kpis(conn: psycopg.Connection, filters: Filters
         if counts.get("members", 0) > MAX_MEMBERS or _too_long(counts.get("max_dwell_s")):
             return None
         table, rows = _members(conn, plan, where, params)
-        one = np.zeros(len(rows), dtype=np.int64)
         dwellers = distinct_count(table.dwellers.take(rows))
         # Divided by PostgreSQL, as the query over the events divides (numeric, exact).
         per_person = conn.execute("SELECT %s::numeric / nullif(%s::numeric, 0)",
                                   (counts["dwell_sum"], dwellers)).fetchone()
         median, p90 = percentiles(table.dwells.take(rows), 0.5, 0.9)
-        counts.update(unique_visitors=int(table.distinct_visitors(rows, one, 1)[0]),
+        counts.update(unique_visitors=table.visitor_count(rows),
                       avg_dwell_per_person_s=per_person[0] if per_person else None,
                       median_dwell_s=median, p90_dwell_s=p90)
         return counts, _peak(conn, plan, table)
@@ -147,7 +147,8 @@ def timeseries(conn: psycopg.Connection, filters: Filters,
         plan, where, params = planned
         table, rows = _members(conn, plan, where, params)
         before = table.memo("reach", lambda: reach(conn))
-        lower = _settled(conn, plan, before)
+        # a camera's occupancy is swept from its sessions: no rolled-up hours to settle
+        lower = None if plan.camera_ids else _settled(conn, plan, before)
         occ_where = pgsql.SQL("false") if plan.camera_ids else where if lower is None else \
             pgsql.SQL("{} AND hour >= %(settled)s").format(where)
         statement = pgsql.SQL(_BUCKETS_SQL).format(
@@ -243,7 +244,7 @@ def unique_visitors(conn: psycopg.Connection, filters: Filters) -> int | None:
             return None
         plan, where, params = planned
         table, rows = _members(conn, plan, where, params)
-    return int(table.distinct_visitors(rows, np.zeros(len(rows), dtype=np.int64), 1)[0])
+    return table.visitor_count(rows)
 
 
 def dwell_ms(conn: psycopg.Connection, filters: Filters) -> np.ndarray | None:

@@ -32,7 +32,8 @@ T = TypeVar("T")
 # About 100 MB of members, and as much again for their occurrence links and sorted copies.
 MAX_HELD = 25_000_000
 
-_SELECT = "SELECT hour, camera_id, visitors, dwellers, dwells FROM rollup_hours {} ORDER BY hour, camera_id"
+_SELECT = ("SELECT hour, camera_id, visitors, dwellers, dwells FROM rollup_hours {}"
+           " ORDER BY hour, camera_id")
 
 
 @dataclass(frozen=True)
@@ -125,6 +126,10 @@ class MemberTable:
             return counts
         return np.array([len(keys) for keys in self.visitor_keys(rows, groups, count)],
                         dtype=np.int64)
+
+    def visitor_count(self, rows: np.ndarray) -> int:
+        """Distinct visitors of `rows` together."""
+        return int(self.distinct_visitors(rows, np.zeros(len(rows), dtype=np.int64), 1)[0])
 
     def visitor_keys(self, rows: np.ndarray, groups: np.ndarray,
                      count: int) -> list[np.ndarray]:
