@@ -109,6 +109,14 @@ def test_a_run_of_hours_counts_each_person_once_per_group() -> None:
     # hours 0-1 and hours 2-3
     two = np.array([0, 0, 0, 1])
     assert members.distinct_visitors(rows, two, 2).tolist() == [2, 1]
+    # one group per hour of every camera: the counts the table keeps per hour
+    per_hour = np.array([0, 1, 1, 2])
+    assert members.hours is not None
+    assert members.hours.visitor_counts(rows, per_hour, 3).tolist() == [1, 2, 1]
+    assert members.distinct_visitors(rows, per_hour, 3).tolist() == [1, 2, 1]
+    # not whole hours (cam-a of hour 1 without cam-b): counted, not looked up
+    assert members.hours.visitor_counts(rows[:2], per_hour[:2], 2) is None
+    assert members.distinct_visitors(rows[:2], per_hour[:2], 2).tolist() == [1, 2]
     visits, first, last = members.visits(rows, two, 2)
     assert visits.tolist() == [0, 2, 1] and first.tolist() == [-1, 0, 0]
     assert last.tolist() == [-1, 1, 0]

@@ -76,8 +76,9 @@ _BUCKETS_SQL = """
     ),
     {buckets},
     sums AS (
-        SELECT k, sum(events) AS events, sum(entries) AS entries, sum(exits) AS exits,
-               sum(complete + missing_exit + open) AS sessions_started,
+        SELECT k, sum(events)::bigint AS events, sum(entries)::bigint AS entries,
+               sum(exits)::bigint AS exits,
+               sum(complete + missing_exit + open)::bigint AS sessions_started,
                sum(dwell_sum) / nullif(sum(complete), 0)::numeric AS avg_dwell_s,
                max(dwell_max) AS max_dwell_s
         FROM ev_b GROUP BY k
@@ -87,6 +88,8 @@ _BUCKETS_SQL = """
         FROM rollup_occupancy WHERE {occ_where} GROUP BY 1
     )
     SELECT b.b_start AS bucket, b.b_end, date_part('epoch', b.b_end - b.b_start) AS seconds,
+           date_part('epoch', b.b_start)::bigint AS start_s,
+           date_part('epoch', b.b_end)::bigint AS end_s,
            coalesce(s.events, 0) AS events, coalesce(s.entries, 0) AS entries,
            coalesce(s.exits, 0) AS exits, coalesce(s.sessions_started, 0) AS sessions_started,
            s.avg_dwell_s, s.max_dwell_s, o.peak AS occ_peak, o.person_s AS occ_person_s
@@ -158,8 +161,8 @@ def timeseries(conn: psycopg.Connection, filters: Filters,
         series = sql.fetch_all(conn, statement, {**params, "settled": lower}, binary=True)
         if not series:
             return [], Occupancy(0, None)
-        starts = _epochs(row["bucket"] for row in series)
-        ends = _epochs(row["b_end"] for row in series)
+        starts = np.fromiter((row["start_s"] for row in series), np.int64, len(series))
+        ends = np.fromiter((row["end_s"] for row in series), np.int64, len(series))
         if np.any(starts % 3600) or np.any(ends % 3600) or \
                 any(_too_long(row["max_dwell_s"]) for row in series):
             return None

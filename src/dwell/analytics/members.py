@@ -93,7 +93,8 @@ class MemberTable:
             visitors=visitors,
             dwellers=Packed.decode([row[3] for row in rows]),
             dwells=dwells,
-            before=before, after=after, hours=Hours.of(hour_s, dwells) if links else None)
+            before=before, after=after,
+            hours=Hours.of(hour_s, dwells, visitors, before) if before is not None else None)
 
     def memo(self, key: Hashable, compute: Callable[[], T]) -> T:
         """A value derived from this state of the store (the rollups and the sessions they
@@ -119,6 +120,10 @@ class MemberTable:
         if not len(rows):
             return counts
         if self._runs(rows, groups):
+            assert self.hours is not None
+            looked_up = self.hours.visitor_counts(rows, groups, count)
+            if looked_up is not None:
+                return looked_up
             _, _, run_groups, starts, new = self._links(rows, groups)
             filled = np.diff(np.r_[starts, len(new)]) > 0
             counts[run_groups[filled]] = np.add.reduceat(new.view(np.uint8), starts[filled],
@@ -206,34 +211,65 @@ class MemberTable:
 
 @dataclass(frozen=True)
 class Hours:
-    """The distinct hours of a table's rows and the dwell times of each, over every camera,
-    in order (as an index on (hour, dwell) would hold them)."""
+    """The distinct hours of a table's rows, over every camera: the dwell times of each in
+    order (as an index on (hour, dwell) would hold them) and its distinct visitors. An
+    hourly series of every camera looks both up instead of ranking and counting."""
 
     of_row: np.ndarray       # each row's hour number
     first_row: np.ndarray    # each hour's first row, and the number of rows at the end
     sorted_dwells: Packed    # per hour
+    visitors: np.ndarray     # distinct visitors per hour
 
     @classmethod
-    def of(cls, hour_s: np.ndarray, dwells: Packed) -> Hours:
+    def of(cls, hour_s: np.ndarray, dwells: Packed, visitors: Packed,
+           before: np.ndarray) -> Hours:
+        """`before`: each visitor's previous occurrence of its key (see MemberTable)."""
         change = np.r_[True, hour_s[1:] != hour_s[:-1]] if len(hour_s) else np.zeros(0, bool)
         first_row = np.r_[np.flatnonzero(change), len(hour_s)]
         offsets = dwells.offsets[first_row]
         values = dwells.values.copy()
         for lo, hi in zip(offsets[:-1].tolist(), offsets[1:].tolist()):
             values[lo:hi].sort()
-        return cls(np.cumsum(change) - 1, first_row, Packed(values, offsets))
+        # A visitor is new in its hour when its key's previous occurrence lies before it.
+        starts = visitors.offsets[first_row]
+        new = before < np.repeat(starts[:-1].astype(np.int32), np.diff(starts))
+        counts = np.zeros(len(first_row) - 1, dtype=np.int64)
+        filled = np.diff(starts) > 0
+        if len(new):
+            counts[filled] = np.add.reduceat(new.view(np.uint8), starts[:-1][filled],
+                                             dtype=np.int64)
+        return cls(np.cumsum(change) - 1, first_row, Packed(values, offsets), counts)
+
+    def _whole(self, rows: np.ndarray, groups: np.ndarray) -> np.ndarray | None:
+        """The hour of each group's first row when `rows` (consecutive) are whole hours and
+        each group is one of them; None otherwise."""
+        hour = self.of_row[rows]
+        if self.first_row[hour[0]] != rows[0] or self.first_row[hour[-1] + 1] != rows[-1] + 1 \
+                or not np.array_equal(np.diff(hour) != 0, np.diff(groups) != 0):
+            return None
+        return np.flatnonzero(np.r_[True, np.diff(groups) != 0])
+
+    def visitor_counts(self, rows: np.ndarray, groups: np.ndarray,
+                       count: int) -> np.ndarray | None:
+        """Distinct visitors of each group of consecutive rows when every group is one whole
+        hour; None otherwise."""
+        firsts = self._whole(rows, groups)
+        if firsts is None:
+            return None
+        counts = np.zeros(count, dtype=np.int64)
+        counts[groups[firsts]] = self.visitors[self.of_row[rows[firsts]]]
+        return counts
 
     def percentiles(self, rows: np.ndarray, groups: np.ndarray, count: int,
                     fraction: float) -> list[float | None] | None:
         """As `percentiles` for each group of consecutive rows when every group is one
         whole hour; None otherwise."""
-        hour = self.of_row[rows]
-        if self.first_row[hour[0]] != rows[0] or self.first_row[hour[-1] + 1] != rows[-1] + 1 \
-                or not np.array_equal(np.diff(hour) != 0, np.diff(groups) != 0):
+        firsts = self._whole(rows, groups)
+        if firsts is None:
             return None
-        firsts = np.flatnonzero(np.r_[True, np.diff(groups) != 0])
-        start = self.sorted_dwells.offsets[hour[firsts]]
-        n = self.sorted_dwells.offsets[hour[firsts] + 1] - start
+        hour = self.of_row[rows[firsts]]
+        start = self.sorted_dwells.offsets[hour]
+        n = self.sorted_dwells.offsets[hour + 1] - start
         values = self.sorted_dwells.values
         if not len(values):
             return [None] * count
