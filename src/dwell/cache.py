@@ -2,6 +2,11 @@
 table. Keys carry the data version, so a completed upload makes older answers unreachable
 (SPEC §11). A cache that fails is bypassed with a warning: answers never depend on it.
 
+Each server process also keeps the answers it sent last in its own memory (`RecentAnswers`),
+in front of the shared backend: a hit on a popular answer then costs no round trip to Redis
+(a third of a hit's time there) and survives Redis going away. The keys are the same, so
+the memory is never fresher or staler than the shared cache.
+
 The cache holds answers as the bytes that were sent the first time: a hit is sent as stored,
 byte for byte the same as the miss that filled it, without decoding or encoding. Large
 answers are kept gzip-compressed, so a hit sends a seventh of the bytes to the many clients
@@ -18,6 +23,7 @@ import hashlib
 import json
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -134,6 +140,40 @@ class RedisCache:
         await self._redis.aclose()
 
 
+class RecentAnswers:
+    """The most recently used answers of this process, up to `max_bytes` of stored bytes,
+    each for `ttl_s` from when it was kept. Used from the event loop only."""
+
+    def __init__(self, max_bytes: int, ttl_s: float) -> None:
+        self._max_bytes = max_bytes
+        self._ttl_s = ttl_s
+        self._entries: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
+        self._bytes = 0
+
+    def get(self, key: str) -> bytes | None:
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        if entry[0] <= time.monotonic():
+            self._drop(key)
+            return None
+        self._entries.move_to_end(key)
+        return entry[1]
+
+    def put(self, key: str, stored: bytes) -> None:
+        if len(stored) > self._max_bytes:
+            return
+        if key in self._entries:
+            self._drop(key)
+        self._entries[key] = (time.monotonic() + self._ttl_s, stored)
+        self._bytes += len(stored)
+        while self._bytes > self._max_bytes:
+            self._drop(next(iter(self._entries)))
+
+    def _drop(self, key: str) -> None:
+        self._bytes -= len(self._entries.pop(key)[1])
+
+
 class SharedRead:
     """One query answers every caller that was already waiting when it was sent.
 
@@ -179,8 +219,9 @@ class AnalyticsCache:
 
     def __init__(self, backend: CacheBackend, pool: AsyncConnectionPool, ttl_s: int,
                  on_result: Callable[[str, bool], None] | None = None,
-                 compute_slots: int = 2) -> None:
+                 compute_slots: int = 2, memory_bytes: int = 0) -> None:
         self.backend = backend
+        self._recent = RecentAnswers(memory_bytes, ttl_s)
         self._pool = pool
         self._ttl_s = ttl_s
         self._on_result = on_result or (lambda name, hit: None)
@@ -214,11 +255,15 @@ class AnalyticsCache:
         """The stored answer, or `compute()` (JSON bytes, run in a worker thread) stored for
         next time."""
         key = await self.key(name, params)
-        try:
-            found = await self.backend.get(key)
-        except Exception as exc:  # a broken cache must never break an answer
-            log.warning("cache read failed", extra={"backend": self.backend.name, "error": str(exc)})
-            found = None
+        found = self._recent.get(key)
+        if found is None:
+            try:
+                found = await self.backend.get(key)
+            except Exception as exc:  # a broken cache must never break an answer
+                log.warning("cache read failed",
+                            extra={"backend": self.backend.name, "error": str(exc)})
+            if found is not None:
+                self._recent.put(key, found)
         if found is not None:
             self._on_result(name, True)
             return Answer.from_stored(found), True
@@ -241,6 +286,7 @@ class AnalyticsCache:
         log.info("answer computed", extra={"cache_key": key, "bytes": len(answer.data),
                                            "gzip": answer.gzipped,
                                            "ms": round((time.perf_counter() - started) * 1000, 2)})
+        self._recent.put(key, answer.stored())
         try:
             await self.backend.set(key, answer.stored(), self._ttl_s)
         except Exception as exc:

@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     future_tolerance_s: float = 86400.0
     max_upload_bytes: int = 2 * 1024**3
     cache_ttl_s: int = 3600
+    memory_cache_bytes: int = Field(
+        default=64 * 1024**2, ge=0,
+        description="Recent answers each server process also keeps in its own memory, in "
+                    "front of Redis or PostgreSQL (0: none).")
     chunk_bytes: int = Field(default=16 * 1024**2, ge=64 * 1024,
                              description="Block size of the streaming CSV reader.")
     # A larger file is hashed by person into parts spilled to disk and processed one part at

@@ -116,7 +116,8 @@ def create_app(settings: Settings | None = None, *, conninfo: str | None = None,
                 backend = make_cache_backend(settings, loop_pool)
                 cache = AnalyticsCache(backend, loop_pool, settings.cache_ttl_s,
                                        on_result=metrics.record_cache,
-                                       compute_slots=settings.compute_slots)
+                                       compute_slots=settings.compute_slots,
+                                       memory_bytes=settings.memory_cache_bytes)
                 services = Services(settings=settings, conninfo=url, pool=pool, cache=cache)
                 app.state.services = services
                 from dwell import jobs
