@@ -6,7 +6,7 @@ import psycopg
 
 DATA_TABLES = (
     "camera_events, person_sessions, rejected_rows, attributes, attribute_sets, analytics_cache,"
-    " uploads, api_keys, person_keys, rollup_hours, rollup_occupancy"
+    " uploads, api_keys, person_keys, rollup_hours, rollup_attributes, rollup_occupancy"
 )
 
 

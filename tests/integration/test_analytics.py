@@ -542,6 +542,7 @@ def test_a_session_takes_its_attribute_from_its_entry_event(store: Store) -> Non
     store.conn.execute("UPDATE camera_events SET attribute_set = %s"
                        " WHERE session_id = %s AND event_type = 'exit'",
                        (store.attribute_set({"zone": "south"}), session_id))
+    store.sync()
 
     groups = analytics.dwell_groups(store.conn, Filters(), "attribute:zone")
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 import csv
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +23,7 @@ from storage import empty_store
 from dwell import analytics
 from dwell.analytics import Filters, hourly, members
 from dwell.analytics.charts import chart
+from dwell.analytics.groups import known_attributes
 from dwell.analytics.kpis import kpi_counts, kpi_document, kpis
 from dwell.analytics.occupancy import occupancy_sweep
 from dwell.analytics.timeseries import bucket_counts, series, timeseries
@@ -38,13 +39,15 @@ BASE = datetime(2024, 3, 30, tzinfo=timezone.utc)
 HOURS = 72
 ZONES = ("UTC", "Europe/Berlin", "America/New_York", "Asia/Kolkata")
 
-# (minute since BASE, person, camera, kind): minutes that are often whole hours, so events
-# and session ends fall on the rollups' edges.
+# (minute since BASE, person, camera, kind, gender): minutes that are often whole hours, so
+# events and session ends fall on the rollups' edges; a person's gender may change between
+# events, or be missing.
 event = st.tuples(
     st.one_of(st.integers(0, HOURS * 60 - 1), st.integers(0, HOURS - 1).map(lambda h: h * 60)),
     st.sampled_from(["P1", "P2", "P3", "P4", "P5"]),
     st.sampled_from(["C1", "C2", "C3"]),
     st.sampled_from(["entry", "entry", "exit", "exit", "other"]),
+    st.sampled_from(["f", "m", ""]),
 )
 hour_bound = st.one_of(st.none(), st.integers(-2, HOURS + 2).map(lambda h: BASE + timedelta(hours=h)))
 filters = st.builds(
@@ -59,13 +62,17 @@ PARTITIONINGS = st.sampled_from([
     Partitioning(), Partitioning(spill_above_bytes=0, part_rows=6, buckets=4, block_bytes=256)])
 
 
-def write_csv(path: Path, rows: list[tuple[int, str, str, str]]) -> Path:
+def write_csv(path: Path, rows: list[tuple]) -> Path:
+    """Rows of (minute, person, camera, kind), each with a gender after them, or none."""
+    gendered = any(len(row) > 4 for row in rows)
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["timestamp", "person_id", "camera_id", "event_type"])
-        for minute, person, camera, kind in rows:
+        writer.writerow(["timestamp", "person_id", "camera_id", "event_type"]
+                        + (["gender"] if gendered else []))
+        for minute, person, camera, kind, *gender in rows:
             moment = BASE + timedelta(minutes=minute)
-            writer.writerow([moment.isoformat().replace("+00:00", "Z"), person, camera, kind])
+            writer.writerow([moment.isoformat().replace("+00:00", "Z"), person, camera, kind,
+                             *gender])
     return path
 
 
@@ -101,7 +108,10 @@ def every_answer(conn: psycopg.Connection, f: Filters, interval: str) -> dict:
         "repeat": analytics.repeat_visitors(conn, f),
         "report": analytics.report(conn, f),
         "dwell histogram": chart(conn, "dwell-histogram", f),
-    }
+    } | ({
+        "by gender": analytics.dwell_groups(conn, f, "attribute:gender"),
+        "demographics": analytics.demographics(conn, f, "gender"),
+    } if "gender" in known_attributes(conn) else {})
 
 
 def from_events(conn: psycopg.Connection, f: Filters, interval: str) -> dict:
@@ -139,6 +149,8 @@ def test_rollups_answer_like_the_events_however_the_data_arrived(
             assert (hourly.repeat_rows(conn, f) is not None) == whole_hours
             assert (hourly.report(conn, f) is not None) == whole_hours
             assert hourly.dwell_ms(conn, f) is not None
+            assert hourly.groups(conn, f, "attribute:gender") is not None or \
+                "gender" not in known_attributes(conn)
             fast, slow = every_answer(conn, f, interval), from_events(conn, f, interval)
             for name in fast:
                 assert fast[name] == slow[name], (name, f, interval)

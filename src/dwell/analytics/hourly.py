@@ -33,6 +33,7 @@ from psycopg import sql as pgsql
 from dwell.analytics import sql
 from dwell.analytics.filters import Filters
 from dwell.analytics.members import (
+    ATTRIBUTES,
     MAX_HELD,
     MemberTable,
     distinct_count,
@@ -114,6 +115,30 @@ _GROUP_SUMS_SQL = """
 """
 
 
+# Per value of an attribute (NULL: missing or empty, SPEC §10), as the queries over the
+# events group it: sums over its combinations' rows.
+_ATTRIBUTE_SUMS_SQL = """
+    WITH per_set AS (
+        SELECT attribute_set, sum(events) AS events, sum(sessions) AS sessions,
+               sum(complete) AS complete, sum(dwell_sum) AS dwell_sum,
+               min(dwell_min) AS dwell_min, max(dwell_max) AS dwell_max
+        FROM rollup_attributes WHERE {where} GROUP BY 1
+    )
+    SELECT nullif(a.attributes ->> %(attribute)s::text, '') AS group_value,
+           sum(p.events)::bigint AS events,
+           sum(p.sessions)::bigint AS sessions,
+           sum(p.complete)::bigint AS complete_sessions,
+           sum(p.dwell_sum) / nullif(sum(p.complete), 0)::numeric AS avg_dwell_s,
+           min(p.dwell_min) AS min_dwell_s,
+           max(p.dwell_max) AS max_dwell_s,
+           array_agg(p.attribute_set) AS sets
+    FROM per_set p LEFT JOIN attribute_sets a USING (attribute_set)
+    GROUP BY 1
+    ORDER BY 1 NULLS LAST
+"""
+ATTRIBUTE_PREFIX = "attribute:"
+
+
 def kpis(conn: psycopg.Connection, filters: Filters
          ) -> tuple[dict[str, Any], Occupancy] | None:
     """The KPI counts and the overall peak from the rollups, or None if the question needs
@@ -182,6 +207,8 @@ def groups(conn: psycopg.Connection, filters: Filters,
     sessions, complete sessions and their dwell statistics (SPEC §10) from the rollups, as
     database values; None if the question needs the events."""
     sql.check_filters(filters)
+    if group_by.startswith(ATTRIBUTE_PREFIX):
+        return _attribute_groups(conn, filters, group_by[len(ATTRIBUTE_PREFIX):])
     if group_by == "camera":
         key: pgsql.Composable = pgsql.Identifier("camera_id")
         value: pgsql.Composable = pgsql.Identifier("k")
@@ -209,6 +236,33 @@ def groups(conn: psycopg.Connection, filters: Filters,
     for row, unique, mine in zip(found, visitors, table.dwell_groups(rows, of, len(found))):
         median, p90 = percentiles(mine, 0.5, 0.9)
         row.update(unique_visitors=int(unique), median_dwell_s=median, p90_dwell_s=p90)
+    return found
+
+
+def _attribute_groups(conn: psycopg.Connection, filters: Filters,
+                      attribute: str) -> list[dict[str, Any]] | None:
+    """Per value of `attribute`, from the rollups per attribute combination (see groups)."""
+    with _snapshot(conn):
+        planned = _plan(conn, filters, bounded=True)
+        if planned is None:
+            return None
+        plan, where, params = planned
+        found = sql.fetch_all(conn, pgsql.SQL(_ATTRIBUTE_SUMS_SQL).format(where=where),
+                              {**params, "attribute": attribute})
+        if any(_too_long(row["max_dwell_s"]) for row in found):
+            return None
+        table = member_table(conn, where, params, ATTRIBUTES)
+    rows = table.select(_epoch(plan.start), _epoch(plan.end), plan.camera_ids)
+    assert table.attribute_sets is not None
+    # each combination's group: the one of its value
+    group_of_set = np.zeros(int(table.attribute_sets.max(initial=0)) + 1, dtype=np.int64)
+    for position, row in enumerate(found):
+        group_of_set[row.pop("sets")] = position
+    of = group_of_set[table.attribute_sets[rows]]
+    keys = table.visitor_keys(rows, of, len(found))
+    for row, mine, dwells in zip(found, keys, table.dwell_groups(rows, of, len(found))):
+        median, p90 = percentiles(dwells, 0.5, 0.9)
+        row.update(unique_visitors=len(mine), median_dwell_s=median, p90_dwell_s=p90)
     return found
 
 

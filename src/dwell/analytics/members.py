@@ -1,18 +1,20 @@
 """The hourly rollups' members in memory: the person keys and dwell times of each
-(hour, camera) row, decoded into flat arrays.
+(hour, camera) row, and of each (hour, camera, attribute combination) row, decoded into
+flat arrays.
 
 Reading them is most of the work of a rollup answer (tens of MB for ten million events),
-and they change only when an upload commits. So a process holds the latest state it read,
-and every answer takes its rows from there. `rollup_state.generation`, renewed by a trigger
-on every change of rollup_hours, names the state; it is read in the answer's snapshot, so
-an answer never mixes two states. Rollups with more than MAX_HELD members are not held:
-each answer reads only its own rows.
+and they change only when an upload commits. So a process holds the latest state it read
+of each table, and every answer takes its rows from there. `rollup_state.generation`,
+renewed by a trigger on every change of either table, names the state; it is read in the
+answer's snapshot, so an answer never mixes two states. Rollups with more than MAX_HELD
+members are not held: each answer reads only its own rows.
 
-With a held state come structures computed once for it, as indexes would be: each person
-key's previous and next occurrence (distinct persons over a run of consecutive rows are the
-keys whose previous occurrence lies before the run: a comparison per member, no bitmap),
-each hour's dwell times sorted (an hourly series looks its medians up), and values derived
-from the state on demand (`MemberTable.memo`).
+With a held state of rollup_hours come structures computed once for it, as indexes would
+be: each person key's previous and next occurrence (distinct persons over a run of
+consecutive rows are the keys whose previous occurrence lies before the run: a comparison
+per member, no bitmap), each hour's dwell times sorted and distinct visitors counted (an
+hourly series looks them up), and values derived from the state on demand
+(`MemberTable.memo`).
 """
 
 from __future__ import annotations
@@ -32,8 +34,30 @@ T = TypeVar("T")
 # About 100 MB of members, and as much again for their occurrence links and sorted copies.
 MAX_HELD = 25_000_000
 
-_SELECT = ("SELECT hour, camera_id, visitors, dwellers, dwells FROM rollup_hours {}"
-           " ORDER BY hour, camera_id")
+
+
+@dataclass(frozen=True)
+class Source:
+    """A rollup table whose members are held: the rows in order, their members in all, and
+    whether to link each key's occurrences (see MemberTable)."""
+
+    select: str
+    members: str
+    links: bool
+
+
+HOURS = Source(
+    "SELECT hour, camera_id, visitors, dwellers, dwells FROM rollup_hours {}"
+    " ORDER BY hour, camera_id",
+    "SELECT coalesce(sum(octet_length(visitors) / 4 + octet_length(dwellers) / 4 + complete),"
+    " 0) FROM rollup_hours",
+    links=True)
+# Groups by an attribute are not runs of rows: their keys are counted, not linked.
+ATTRIBUTES = Source(
+    "SELECT hour, camera_id, visitors, ''::bytea, dwells, attribute_set FROM rollup_attributes"
+    " {} ORDER BY hour, camera_id, attribute_set",
+    "SELECT coalesce(sum(octet_length(visitors) / 4 + complete), 0) FROM rollup_attributes",
+    links=False)
 
 
 @dataclass(frozen=True)
@@ -79,10 +103,13 @@ class MemberTable:
     before: np.ndarray | None
     after: np.ndarray | None
     hours: Hours | None
+    attribute_sets: np.ndarray | None = None   # int32 per row, of rollup_attributes
     derived: dict[Hashable, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
-    def from_rows(cls, rows: list[tuple[Any, ...]], links: bool) -> MemberTable:
+    def from_rows(cls, rows: list[tuple[Any, ...]], links: bool,
+                  with_sets: bool = False) -> MemberTable:
+        """Rows of (hour, camera_id, visitors, dwellers, dwells[, attribute_set])."""
         visitors = Packed.decode([row[2] for row in rows])
         before, after = _occurrences(visitors.values) if links else (None, None)
         hour_s = np.array([int(row[0].timestamp()) for row in rows], dtype=np.int64)
@@ -94,7 +121,9 @@ class MemberTable:
             dwellers=Packed.decode([row[3] for row in rows]),
             dwells=dwells,
             before=before, after=after,
-            hours=Hours.of(hour_s, dwells, visitors, before) if before is not None else None)
+            hours=Hours.of(hour_s, dwells, visitors, before) if before is not None else None,
+            attribute_sets=np.fromiter((row[5] for row in rows), np.int32, len(rows))
+            if with_sets else None)
 
     def memo(self, key: Hashable, compute: Callable[[], T]) -> T:
         """A value derived from this state of the store (the rollups and the sessions they
@@ -371,7 +400,8 @@ def distinct_keys(groups: list[np.ndarray]) -> list[np.ndarray]:
 
 
 class _Held:
-    """The one state this process holds, loaded by one thread while the others wait."""
+    """The one state of a source this process holds, loaded by one thread while the others
+    wait."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
@@ -379,39 +409,40 @@ class _Held:
         self.table: MemberTable | None = None
 
 
-_HELD = _Held()
+_HELD = {HOURS: _Held(), ATTRIBUTES: _Held()}
 
 
-def holds(generation: Any) -> bool:
+def holds(generation: Any, source: Source = HOURS) -> bool:
     """Whether this process holds that state of the rollups."""
-    return _HELD.table is not None and _HELD.generation == generation
+    held = _HELD[source]
+    return held.table is not None and held.generation == generation
 
 
 def member_table(conn: psycopg.Connection, where: pgsql.Composable,
-                 params: dict[str, Any]) -> MemberTable:
+                 params: dict[str, Any], source: Source = HOURS) -> MemberTable:
     """The rollup rows (and members) an answer may need, in the caller's snapshot: every
     row, held for the next answers, or only those matching `where` when there are too many
     to hold."""
     row = conn.execute("SELECT generation FROM rollup_state").fetchone()
     generation = row[0] if row else None
-    with _HELD.lock:
-        if _HELD.table is not None and _HELD.generation == generation:
-            return _HELD.table
-        total = conn.execute(
-            "SELECT coalesce(sum(octet_length(visitors) / 4 + octet_length(dwellers) / 4"
-            " + complete), 0) FROM rollup_hours").fetchone()
+    held = _HELD[source]
+    with held.lock:
+        if held.table is not None and held.generation == generation:
+            return held.table
+        total = conn.execute(source.members).fetchone()
         if total is not None and total[0] <= MAX_HELD:
-            _HELD.table = None  # let the old state go before reading the new one
-            _HELD.table = MemberTable.from_rows(_fetch(conn, pgsql.SQL(_SELECT).format(
-                pgsql.SQL("")), {}), links=True)
-            _HELD.generation = generation
-            return _HELD.table
-    return MemberTable.from_rows(_fetch(conn, pgsql.SQL(_SELECT).format(
-        pgsql.SQL("WHERE {}").format(where)), params), links=False)
+            held.table = None  # let the old state go before reading the new one
+            held.table = _read(conn, source, pgsql.SQL(""), {}, held=True)
+            held.generation = generation
+            return held.table
+    return _read(conn, source, pgsql.SQL("WHERE {}").format(where), params, held=False)
 
 
-def _fetch(conn: psycopg.Connection, statement: pgsql.Composable,
-           params: dict[str, Any]) -> list[tuple[Any, ...]]:
-    """Rows in binary, so the arrays arrive as bytes without hex encoding."""
+def _read(conn: psycopg.Connection, source: Source, where: pgsql.Composable,
+          params: dict[str, Any], held: bool) -> MemberTable:
+    """Rows in binary, so the arrays arrive as bytes without hex encoding. Only a held
+    table links its keys: for one answer, sorting them would cost more than it saves."""
     with conn.cursor(binary=True) as cur:
-        return cur.execute(statement, params).fetchall()
+        rows = cur.execute(pgsql.SQL(source.select).format(where), params).fetchall()
+    return MemberTable.from_rows(rows, links=source.links and held,
+                                 with_sets=source is ATTRIBUTES)

@@ -37,33 +37,34 @@ _ADD_PERSON_KEYS = """
     WHERE NOT EXISTS (SELECT 1 FROM person_keys k WHERE k.person_id = e.person_id)
 """
 
-# Events by the hour of their timestamp, sessions by the hour of their entry. Events group
-# by (hour, camera, person) first, so a person's key is written once per hour and camera.
+# Events by the hour of their timestamp, sessions by the hour of their entry: per hour,
+# camera and attribute combination into rollup_attributes, and their sums per hour and
+# camera into rollup_hours, so the events and sessions are read and grouped once. Events
+# group by (hour, camera, combination, person) first, so a person's key is written once per
+# row of rollup_attributes; a row of rollup_hours holds its combinations' keys end to end
+# (a person seen under two combinations in the hour is in it twice: members are counted as
+# distinct keys, so repeats cost only their bytes).
 _HOURS = """
-    INSERT INTO rollup_hours (hour, camera_id, events, entries, exits, orphan_exits,
-                              complete, missing_exit, open, dwell_sum, dwell_min, dwell_max,
-                              visitors, dwellers, dwells)
-    WITH ev AS (
-        SELECT date_bin('1 hour', e.ts, TIMESTAMPTZ '2000-01-01 00:00+00') AS hour,
-               e.camera_id, e.person_id,
-               count(*) AS events,
-               count(*) FILTER (WHERE e.is_entry) AS entries,
-               count(*) FILTER (WHERE e.is_exit) AS exits,
-               count(*) FILTER (WHERE e.is_exit AND e.session_id IS NULL) AS orphan_exits
-        FROM rollup_runs r JOIN camera_events e ON e.ts >= r.lo AND e.ts < r.hi
+    WITH ev_a AS (
+        SELECT g.hour, g.camera_id, g.attribute_set,
+               sum(g.events)::int AS events, sum(g.entries)::int AS entries,
+               sum(g.exits)::int AS exits, sum(g.orphan_exits)::int AS orphan_exits,
+               string_agg(int4send(k.person_key), ''::bytea) AS visitors
+        FROM (SELECT date_bin('1 hour', e.ts, TIMESTAMPTZ '2000-01-01 00:00+00') AS hour,
+                     e.camera_id, coalesce(e.attribute_set, 0) AS attribute_set, e.person_id,
+                     count(*) AS events,
+                     count(*) FILTER (WHERE e.is_entry) AS entries,
+                     count(*) FILTER (WHERE e.is_exit) AS exits,
+                     count(*) FILTER (WHERE e.is_exit AND e.session_id IS NULL) AS orphan_exits
+              FROM rollup_runs r JOIN camera_events e ON e.ts >= r.lo AND e.ts < r.hi
+              GROUP BY 1, 2, 3, 4) AS g
+        JOIN person_keys k USING (person_id)
         GROUP BY 1, 2, 3
     ),
-    ev_h AS (
-        SELECT hour, camera_id,
-               sum(events)::int AS events, sum(entries)::int AS entries,
-               sum(exits)::int AS exits, sum(orphan_exits)::int AS orphan_exits,
-               string_agg(int4send(k.person_key), ''::bytea) AS visitors
-        FROM ev JOIN person_keys k USING (person_id)
-        GROUP BY 1, 2
-    ),
-    se_h AS (
+    se_a AS (
         SELECT date_bin('1 hour', s.entry_ts, TIMESTAMPTZ '2000-01-01 00:00+00') AS hour,
-               s.camera_id,
+               s.camera_id, coalesce(s.attribute_set, 0) AS attribute_set,
+               count(*)::int AS sessions,
                count(*) FILTER (WHERE s.status = 'complete')::int AS complete,
                count(*) FILTER (WHERE s.status = 'missing_exit')::int AS missing_exit,
                count(*) FILTER (WHERE s.status = 'open')::int AS open,
@@ -78,8 +79,35 @@ _HOURS = """
         FROM rollup_runs r
         JOIN person_sessions s ON s.entry_ts >= r.lo AND s.entry_ts < r.hi
         JOIN person_keys k ON k.person_id = s.person_id
-        GROUP BY 1, 2
+        GROUP BY 1, 2, 3
+    ),
+    by_attributes AS (  -- runs once, to completion, though nothing reads it (PostgreSQL)
+        INSERT INTO rollup_attributes (hour, camera_id, attribute_set, events, sessions,
+                                       complete, dwell_sum, dwell_min, dwell_max, visitors,
+                                       dwells)
+        SELECT hour, camera_id, attribute_set, coalesce(e.events, 0), coalesce(s.sessions, 0),
+               coalesce(s.complete, 0), s.dwell_sum, s.dwell_min, s.dwell_max,
+               coalesce(e.visitors, ''::bytea), coalesce(s.dwells, ''::bytea)
+        FROM ev_a e FULL JOIN se_a s USING (hour, camera_id, attribute_set)
+    ),
+    ev_h AS (
+        SELECT hour, camera_id, sum(events)::int AS events, sum(entries)::int AS entries,
+               sum(exits)::int AS exits, sum(orphan_exits)::int AS orphan_exits,
+               string_agg(visitors, ''::bytea) AS visitors
+        FROM ev_a GROUP BY 1, 2
+    ),
+    se_h AS (
+        SELECT hour, camera_id, sum(complete)::int AS complete,
+               sum(missing_exit)::int AS missing_exit, sum(open)::int AS open,
+               sum(dwell_sum) AS dwell_sum, min(dwell_min) AS dwell_min,
+               max(dwell_max) AS dwell_max,
+               string_agg(dwellers, ''::bytea) AS dwellers,
+               string_agg(dwells, ''::bytea) AS dwells
+        FROM se_a GROUP BY 1, 2
     )
+    INSERT INTO rollup_hours (hour, camera_id, events, entries, exits, orphan_exits,
+                              complete, missing_exit, open, dwell_sum, dwell_min, dwell_max,
+                              visitors, dwellers, dwells)
     SELECT e.hour, e.camera_id, e.events, e.entries, e.exits, e.orphan_exits,
            coalesce(s.complete, 0), coalesce(s.missing_exit, 0), coalesce(s.open, 0),
            s.dwell_sum, s.dwell_min, s.dwell_max,
@@ -134,7 +162,7 @@ def refresh(conn: psycopg.Connection, changes: Changes) -> None:
         _recount(conn, changes)
     if not ready(conn):
         bounds = conn.execute("SELECT min(ts), max(ts) FROM camera_events").fetchone()
-        conn.execute("TRUNCATE rollup_hours, rollup_occupancy")
+        conn.execute("TRUNCATE rollup_hours, rollup_attributes, rollup_occupancy")
         runs = [] if bounds is None or bounds[0] is None else [
             (_hour_of(bounds[0]), _hour_of(bounds[1]) + 1)]
         conn.execute("UPDATE rollup_state SET ready = true")
@@ -151,6 +179,8 @@ def refresh(conn: psycopg.Connection, changes: Changes) -> None:
     conn.execute("SET LOCAL work_mem = '256MB'")
     conn.execute(_ADD_PERSON_KEYS)
     conn.execute("DELETE FROM rollup_hours h USING rollup_runs r WHERE h.hour >= r.lo AND h.hour < r.hi")
+    conn.execute("DELETE FROM rollup_attributes h USING rollup_runs r"
+                 " WHERE h.hour >= r.lo AND h.hour < r.hi")
     conn.execute("DELETE FROM rollup_occupancy h USING rollup_runs r"
                  " WHERE h.hour >= r.lo AND h.hour < r.hi")
     conn.execute(_HOURS)
