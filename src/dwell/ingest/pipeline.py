@@ -592,11 +592,11 @@ def _store_part(conn: psycopg.Connection, upload_id: int, part: _Part, quality: 
         stored.column("session_id").is_null().to_numpy(zero_copy_only=False) != (sid[:n_stored] < 0))
     return len(new_index), len(pairing.status), _rollup_changes(
         np.concatenate([merged.ts_ms[new_index], merged.ts_ms[:n_stored][orphan_flipped]]),
-        replaced, sessions)
+        replaced, sessions, pc.unique(new_events.column("person_id")))
 
 
-def _rollup_changes(event_ts_ms: np.ndarray, replaced: pa.Table,
-                    made: pa.Table) -> rollup_store.Changes:
+def _rollup_changes(event_ts_ms: np.ndarray, replaced: pa.Table, made: pa.Table,
+                    persons: pa.Array) -> rollup_store.Changes:
     """What an upload changed in the rollups. Hours to recompute: those of its new events
     and of stored exits that became or stopped being orphans; and of every session that
     differs between those it replaced and those it made (a session is its opening entry,
@@ -638,7 +638,7 @@ def _rollup_changes(event_ts_ms: np.ndarray, replaced: pa.Table,
         "missing_exit": pa.array((now == SessionStatus.MISSING_EXIT).astype(np.int64)
                                  - (was == SessionStatus.MISSING_EXIT)),
     })
-    return rollup_store.Changes(hours, recounts)
+    return rollup_store.Changes(hours, recounts, persons)
 
 
 def _with_attribute_sets(conn: psycopg.Connection, events: pa.Table,
