@@ -14,7 +14,7 @@ import psycopg
 import pytest
 
 from dwell.store.migrations import migrate
-from storage import empty_store
+from storage import RUN_STORE_PREFIX, empty_store
 from dwell.store.server import postgres_server, scratch_database
 
 @pytest.fixture(scope="session")
@@ -28,8 +28,9 @@ def server_conninfo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def database_url(server_conninfo: str) -> Iterator[str]:
     """A migrated database that lives for the whole test run."""
     with scratch_database(server_conninfo, prefix="dwell_test") as conninfo:
-        with psycopg.connect(conninfo) as conn:
+        with psycopg.connect(conninfo, autocommit=True) as conn:
             migrate(conn)
+            empty_store(conn)
         yield conninfo
 
 
@@ -46,6 +47,24 @@ def conn(clean_database_url: str) -> Iterator[psycopg.Connection]:
     """An autocommit connection to an empty, migrated database."""
     with psycopg.connect(clean_database_url, autocommit=True) as connection:
         yield connection
+
+
+@pytest.fixture(scope="session", autouse=True)
+def forget_cached_answers() -> Iterator[None]:
+    """With a shared Redis (`REDIS_URL`), the answers the run cached there are deleted at its
+    end, as its database is: they carry the run's store ids."""
+    yield
+    url = os.environ.get("REDIS_URL")
+    if not url:
+        return
+    import redis
+
+    try:
+        with redis.Redis.from_url(url, socket_timeout=5) as client:
+            for key in client.scan_iter(match=f"dwell:{RUN_STORE_PREFIX}*", count=1000):
+                client.delete(key)
+    except redis.RedisError as exc:  # Redis gone: nothing is left there to remove
+        print(f"cached answers not removed from {url}: {exc}")
 
 
 @pytest.fixture(scope="session")

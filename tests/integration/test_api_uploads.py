@@ -396,11 +396,14 @@ def test_the_server_reads_the_new_rollup_members_after_an_upload(api, clean_data
             generation = conn.execute("SELECT generation FROM rollup_state").fetchone()[0]
             stored = conn.execute("SELECT count(*) FROM camera_events").fetchone()[0]
         deadline = time.monotonic() + 30
-        while members._HELD.generation != generation:
+        slots = [members._HELD[source] for source in (members.HOURS, members.ATTRIBUTES)]
+        while any(slot.generation != generation for slot in slots):
             assert time.monotonic() < deadline, "the members were not read after the upload"
             time.sleep(0.05)
-        held = members._HELD.table
-        assert held is not None and len(held.hour_s) > 0
+        held = [slot.table for slot in slots]
+        assert all(table is not None and len(table.hour_s) > 0 for table in held)
         # and answers use that state, without reading it again
         assert total_events(client) == stored
-        assert members._HELD.table is held
+        genders = client.get("/api/v1/analytics/demographics", params={"attribute": "gender"})
+        assert genders.status_code == 200 and genders.json()
+        assert all(slot.table is table for slot, table in zip(slots, held))

@@ -341,6 +341,7 @@ def warm(conn: psycopg.Connection) -> None:
         state = conn.execute("SELECT ready FROM rollup_state").fetchone()
         if state and state[0]:
             member_table(conn, pgsql.SQL("TRUE"), {})
+            member_table(conn, pgsql.SQL("TRUE"), {}, ATTRIBUTES)
 
 
 def _member_count(conn: psycopg.Connection, plan: Filters) -> int:
