@@ -128,12 +128,15 @@ def from_events(conn: psycopg.Connection, f: Filters, interval: str) -> dict:
 @given(rows=st.lists(event, min_size=1, max_size=40), split=st.randoms(use_true_random=False),
        files=st.integers(1, 3), partitioning=PARTITIONINGS,
        questions=st.lists(filters, min_size=1, max_size=3),
-       interval=st.sampled_from(["hour", "day", "week"]), held=st.booleans())
+       interval=st.sampled_from(["hour", "day", "week"]), held=st.booleans(),
+       sweep_hours=st.sampled_from([rollups.SWEEP_HOURS, 1, 5]))
 def test_rollups_answer_like_the_events_however_the_data_arrived(
         clean_database_url, tmp_path, rows, split, files, partitioning, questions, interval,
-        held):
-    """With the members held in memory, or (as for rollups too large to hold) read per answer."""
-    with psycopg.connect(clean_database_url, autocommit=True) as conn, holding(held):
+        held, sweep_hours):
+    """With the members held in memory, or (as for rollups too large to hold) read per answer;
+    with the occupancy of refreshed hours swept in one window or in windows of a few hours."""
+    with psycopg.connect(clean_database_url, autocommit=True) as conn, holding(held), \
+            sweeping(sweep_hours):
         empty_store(conn)
         groups: list[list] = [[] for _ in range(files)]
         for row in rows:
@@ -154,6 +157,17 @@ def test_rollups_answer_like_the_events_however_the_data_arrived(
             fast, slow = every_answer(conn, f, interval), from_events(conn, f, interval)
             for name in fast:
                 assert fast[name] == slow[name], (name, f, interval)
+
+
+@contextmanager
+def sweeping(hours: int) -> Iterator[None]:
+    """The occupancy refresh swept in windows of `hours`."""
+    was = rollups.SWEEP_HOURS
+    rollups.SWEEP_HOURS = hours
+    try:
+        yield
+    finally:
+        rollups.SWEEP_HOURS = was
 
 
 @contextmanager

@@ -228,6 +228,8 @@ def _recount(conn: psycopg.Connection, changes: Changes) -> None:
         raise RuntimeError(f"rollups: {recounts.num_rows - updated} recounted hours not found")
 
 
+# The occupancy of refreshed hours is swept a week at a time at most.
+SWEEP_HOURS = 24 * 7
 # Complete sessions of positive length that entered in [since, end) and are present after
 # `start` (the sessions the occupancy of the hours from `start` counts): person ids ended by
 # a NUL (which no text holds) and UTC ms as int8, each column in one value. One row instead
@@ -246,7 +248,8 @@ def _refresh_occupancy(conn: psycopg.Connection, runs: list[tuple[int, int]]) ->
     """Per hour of the runs, the occupancy of every session present in it: those that
     entered since they can have (`entered_since`) and are still present at its start, swept
     in NumPy (the same sweep as the SQL over the sessions, a few times faster). Runs closer
-    than that are swept together, so no session is read twice."""
+    than that are swept together, so no session is read twice, in windows of at most
+    SWEEP_HOURS, so that memory is bounded by a window's sessions however long the runs."""
     before = reach(conn)
     reach_hours = math.ceil(before / timedelta(hours=1))
     groups: list[list[tuple[int, int]]] = []
@@ -255,27 +258,38 @@ def _refresh_occupancy(conn: psycopg.Connection, runs: list[tuple[int, int]]) ->
             groups[-1].append(run)
         else:
             groups.append([run])
+    wanted = np.concatenate([np.arange(lo, hi, dtype=np.int64) for lo, hi in runs])
     rows = []
     for group in groups:
-        first, end = group[0][0], group[-1][1]
-        start = _instant(first)
-        with conn.cursor(binary=True) as cur:
-            ids, entry_ms, exit_ms = cur.execute(_PRESENT_SQL, (
-                entered_since(conn, start, before), _instant(end), start)).fetchone()
-        persons = pc.dictionary_encode(pa.array((ids or b"").split(b"\0")[:-1], pa.binary()))
-        peaks, person_ms = hourly_presence(
-            persons.indices.to_numpy(zero_copy_only=False),
-            np.frombuffer(entry_ms or b"", ">i8").astype(np.int64),
-            np.frombuffer(exit_ms or b"", ">i8").astype(np.int64), first, end)
-        for lo, hi in group:
-            for hour in range(lo, hi):
-                peak = int(peaks[hour - first])
-                if peak > 0:
-                    rows.append((_instant(hour), peak,
-                                 Decimal(int(person_ms[hour - first])) / 1000))
+        for first in range(group[0][0], group[-1][1], SWEEP_HOURS):
+            end = min(first + SWEEP_HOURS, group[-1][1])
+            peaks, person_ms = _sweep_hours(conn, first, end, before)
+            hours = np.arange(first, end, dtype=np.int64)
+            keep = np.isin(hours, wanted) & (peaks > 0)
+            rows.extend((_instant(int(hour)), int(peak), Decimal(int(ms)) / 1000)
+                        for hour, peak, ms in zip(hours[keep], peaks[keep], person_ms[keep]))
     with conn.cursor().copy("COPY rollup_occupancy (hour, peak, person_s) FROM STDIN") as copy:
         for row in rows:
             copy.write_row(row)
+
+
+def _sweep_hours(conn: psycopg.Connection, first: int, end: int,
+                 before: timedelta) -> tuple[np.ndarray, np.ndarray]:
+    """`hourly_presence` of the hours [first, end) from the sessions present in them."""
+    start = _instant(first)
+    with conn.cursor(binary=True) as cur:
+        ids, entry_ms, exit_ms = cur.execute(_PRESENT_SQL, (
+            entered_since(conn, start, before), _instant(end), start)).fetchone()
+    ids = ids or b""
+    # Each id with its NUL is one value of a binary array over the bytes as they came.
+    ends = np.flatnonzero(np.frombuffer(ids, np.uint8) == 0) + 1
+    offsets = np.concatenate([[0], ends]).astype(np.int64)
+    persons = pa.Array.from_buffers(pa.large_binary(), len(ends),
+                                    [None, pa.py_buffer(offsets), pa.py_buffer(ids)])
+    return hourly_presence(
+        pc.dictionary_encode(persons).indices.to_numpy(zero_copy_only=False),
+        np.frombuffer(entry_ms or b"", ">i8").astype(np.int64),
+        np.frombuffer(exit_ms or b"", ">i8").astype(np.int64), first, end)
 
 
 def _hour_of(moment: datetime) -> int:
