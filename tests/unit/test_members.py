@@ -147,3 +147,27 @@ def test_percentiles_of_several_fractions_rank_like_a_full_sort(values, fraction
         first, second = ordered[lo] / 1000.0, ordered[hi] / 1000.0
         expected.append(first if hi == lo else first + (second - first) * (position - lo))
     assert percentiles(np.array(values, dtype=np.int32), *fractions) == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(rows=member_rows, start=st.none() | st.integers(0, 12), end=st.none() | st.integers(0, 13))
+def test_a_cameras_members_in_a_range_are_one_slice_of_the_layout_by_camera(rows, start, end):
+    members = table(rows, links=True)
+    layout = members.by_key("camera")
+    assert members.by_key("camera") is layout  # built once per table
+    start_s = None if start is None else int((T0 + timedelta(hours=start)).timestamp())
+    end_s = None if end is None else int((T0 + timedelta(hours=end)).timestamp())
+    for camera in (*CAMERAS, "cam-unknown"):
+        keys, dwells = layout.members(camera, start_s, end_s)
+        mine = [(k, d) for hour, cam, k, d in rows if cam == camera
+                and (start is None or hour >= start) and (end is None or hour < end)]
+        assert keys.tolist() == [key for k, _ in mine for key in k]
+        assert dwells.tolist() == [value for _, d in mine for value in d]
+
+
+def test_packed_rows_reorders_rows_with_their_offsets() -> None:
+    packed = Packed.decode([blob([1, 2]), blob([]), blob([3]), blob([4, 5, 6])])
+    picked = packed.rows(np.array([3, 0, 1, 2]))
+    assert picked.values.tolist() == [4, 5, 6, 1, 2, 3]
+    assert picked.offsets.tolist() == [0, 3, 5, 5, 6]
+    assert picked.slice(1, 3).tolist() == [1, 2]

@@ -18,7 +18,7 @@ from the sessions too.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -227,6 +227,10 @@ def groups(conn: psycopg.Connection, filters: Filters,
         if any(_too_long(row["max_dwell_s"]) for row in found):
             return None
         table, rows = _members(conn, plan, where, params)
+    if group_by == "camera" and table.held:  # slices camera by camera
+        layout = table.by_key("camera")
+        return _with_members(found, lambda row: [layout.members(
+            row["k"], _epoch(plan.start), _epoch(plan.end))])
     if group_by == "camera":
         position = {row["k"]: i for i, row in enumerate(found)}
         of = np.array([position[camera] for camera in table.camera_ids[rows]], dtype=np.int64)
@@ -252,6 +256,10 @@ def _attribute_groups(conn: psycopg.Connection, filters: Filters,
         if any(_too_long(row["max_dwell_s"]) for row in found):
             return None
         table = member_table(conn, where, params, ATTRIBUTES)
+    if table.held and not plan.camera_ids:  # slices per combination of the value
+        layout = table.by_key("set")
+        return _with_members(found, lambda row: [layout.members(
+            number, _epoch(plan.start), _epoch(plan.end)) for number in row.pop("sets")])
     rows = table.select(_epoch(plan.start), _epoch(plan.end), plan.camera_ids)
     assert table.attribute_sets is not None
     # each combination's group: the one of its value
@@ -263,6 +271,20 @@ def _attribute_groups(conn: psycopg.Connection, filters: Filters,
     for row, mine, dwells in zip(found, keys, table.dwell_groups(rows, of, len(found))):
         median, p90 = percentiles(dwells, 0.5, 0.9)
         row.update(unique_visitors=len(mine), median_dwell_s=median, p90_dwell_s=p90)
+    return found
+
+
+def _with_members(found: list[dict[str, Any]],
+                  parts: Callable[[dict[str, Any]], list[tuple[np.ndarray, np.ndarray]]]
+                  ) -> list[dict[str, Any]]:
+    """Each group row with its distinct visitors and dwell median and p90, from the
+    (visitor keys, dwell times) parts `parts(row)` gives."""
+    for row in found:
+        pieces = parts(row)
+        keys = np.concatenate([keys for keys, _ in pieces])
+        median, p90 = percentiles(np.concatenate([dwells for _, dwells in pieces]), 0.5, 0.9)
+        row.update(unique_visitors=distinct_count(keys), median_dwell_s=median,
+                   p90_dwell_s=p90)
     return found
 
 

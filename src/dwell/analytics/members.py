@@ -76,16 +76,25 @@ class Packed:
         values = np.frombuffer(b"".join(blobs), dtype=">i4").astype(np.int32)
         return cls(values, offsets)
 
+    def slice(self, lo: int, hi: int) -> np.ndarray:
+        """The values of rows lo to hi - 1, end to end (a view)."""
+        return self.values[self.offsets[lo]:self.offsets[hi]]
+
     def take(self, rows: np.ndarray) -> np.ndarray:
         """The values of `rows` (ascending row numbers), in row order."""
         if not len(rows):
             return self.values[:0]
         if _contiguous(rows):
             return self.values[self.offsets[rows[0]]:self.offsets[rows[-1] + 1]]
-        starts = self.offsets[rows]
-        lengths = self.offsets[rows + 1] - starts
-        shift = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
-        return self.values[shift + np.arange(int(lengths.sum()))]
+        return self.rows(rows).values
+
+    def rows(self, rows: np.ndarray) -> Packed:
+        """`rows` (row numbers, in any order) as a Packed of their own."""
+        lengths = self.offsets[rows + 1] - self.offsets[rows]
+        offsets = np.zeros(len(rows) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        shift = np.repeat(self.offsets[rows] - offsets[:-1], lengths)
+        return Packed(self.values[shift + np.arange(int(offsets[-1]))], offsets)
 
 
 @dataclass(frozen=True)
@@ -104,11 +113,12 @@ class MemberTable:
     after: np.ndarray | None
     hours: Hours | None
     attribute_sets: np.ndarray | None = None   # int32 per row, of rollup_attributes
+    held: bool = False   # every row of the table, kept for the answers of its state
     derived: dict[Hashable, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def from_rows(cls, rows: list[tuple[Any, ...]], links: bool,
-                  with_sets: bool = False) -> MemberTable:
+                  with_sets: bool = False, held: bool = False) -> MemberTable:
         """Rows of (hour, camera_id, visitors, dwellers, dwells[, attribute_set])."""
         visitors = Packed.decode([row[2] for row in rows])
         before, after = _occurrences(visitors.values) if links else (None, None)
@@ -123,7 +133,7 @@ class MemberTable:
             before=before, after=after,
             hours=Hours.of(hour_s, dwells, visitors, before) if before is not None else None,
             attribute_sets=np.fromiter((row[5] for row in rows), np.int32, len(rows))
-            if with_sets else None)
+            if with_sets else None, held=held)
 
     def memo(self, key: Hashable, compute: Callable[[], T]) -> T:
         """A value derived from this state of the store (the rollups and the sessions they
@@ -169,6 +179,13 @@ class MemberTable:
                      count: int) -> list[np.ndarray]:
         """The distinct visitor keys of each group of `rows`."""
         return distinct_keys([self.visitors.take(part) for part in split(rows, groups, count)])
+
+    def by_key(self, name: str) -> ByKey:
+        """The rows laid out by camera (`camera`) or attribute combination (`set`), built
+        once per held state."""
+        keys = {"camera": lambda: self.camera_ids.astype(str),
+                "set": lambda: self.attribute_sets}[name]
+        return self.memo(("by", name), lambda: ByKey.of(self, keys()))
 
     def dwell_groups(self, rows: np.ndarray, groups: np.ndarray,
                      count: int) -> list[np.ndarray]:
@@ -313,6 +330,40 @@ class Hours:
         return found
 
 
+@dataclass(frozen=True)
+class ByKey:
+    """A table's rows grouped by a key (camera, attribute combination), each key's rows in
+    hour order, with their visitor keys and dwell times laid out so: a key's rows in a time
+    range are consecutive, and their members a slice."""
+
+    first_row: dict[Hashable, int]   # each key's first row in this order
+    last_row: dict[Hashable, int]    # and one past its last
+    hour_s: np.ndarray
+    visitors: Packed
+    dwells: Packed
+
+    @classmethod
+    def of(cls, table: MemberTable, keys: np.ndarray) -> ByKey:
+        distinct, code = np.unique(keys, return_inverse=True)
+        order = np.argsort(code, kind="stable")   # rows stay in hour order within a key
+        bounds = np.searchsorted(code[order], np.arange(len(distinct) + 1)).tolist()
+        names = distinct.tolist()
+        return cls(dict(zip(names, bounds[:-1])), dict(zip(names, bounds[1:])),
+                   table.hour_s[order], table.visitors.rows(order), table.dwells.rows(order))
+
+    def members(self, key: Hashable, start_s: int | None, end_s: int | None
+                ) -> tuple[np.ndarray, np.ndarray]:
+        """The visitor keys and dwell times (ms) of the key's rows in [start, end)."""
+        lo, hi = self.first_row.get(key, 0), self.last_row.get(key, 0)
+        hours = self.hour_s[lo:hi]
+        if start_s is not None:
+            lo, hi = lo + int(np.searchsorted(hours, start_s)), lo + len(hours)
+            hours = self.hour_s[lo:hi]
+        if end_s is not None:
+            hi = lo + int(np.searchsorted(hours, end_s))
+        return self.visitors.slice(lo, hi), self.dwells.slice(lo, hi)
+
+
 def split(rows: np.ndarray, groups: np.ndarray, count: int) -> list[np.ndarray]:
     """`rows` (ascending) cut by group, each part ascending."""
     order = np.argsort(groups, kind="stable")
@@ -445,4 +496,4 @@ def _read(conn: psycopg.Connection, source: Source, where: pgsql.Composable,
     with conn.cursor(binary=True) as cur:
         rows = cur.execute(pgsql.SQL(source.select).format(where), params).fetchall()
     return MemberTable.from_rows(rows, links=source.links and held,
-                                 with_sets=source is ATTRIBUTES)
+                                 with_sets=source is ATTRIBUTES, held=held)
