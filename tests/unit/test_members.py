@@ -10,6 +10,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from dwell.analytics import members as members_module
 from dwell.analytics.members import MemberTable, Packed, percentiles
 
 T0 = datetime(2024, 3, 4, tzinfo=timezone.utc)
@@ -63,8 +64,17 @@ def expected(rows: list, start: int | None, end: int | None, cameras: tuple[str,
 
 
 @settings(max_examples=300, deadline=None)
-@given(question=questions(), links=st.booleans())
-def test_groups_of_rows_count_like_sets(question: tuple, links: bool) -> None:
+@given(question=questions(), links=st.booleans(), few_runs=st.sampled_from([0, 4096]))
+def test_groups_of_rows_count_like_sets(question: tuple, links: bool, few_runs: int) -> None:
+    """`few_runs`: runs counted one by one, or all at once."""
+    was, members_module.FEW_RUNS = members_module.FEW_RUNS, few_runs
+    try:
+        check_groups_of_rows(question, links)
+    finally:
+        members_module.FEW_RUNS = was
+
+
+def check_groups_of_rows(question: tuple, links: bool) -> None:
     rows, start, end, cameras, width = question
     members = table(rows, links)
     selected = members.select(None if start is None else int((T0 + timedelta(hours=start)).timestamp()),

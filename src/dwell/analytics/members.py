@@ -31,6 +31,8 @@ from psycopg import sql as pgsql
 
 T = TypeVar("T")
 
+# Runs of rows up to this many are counted one by one, more at once (NumPy's reduceat).
+FEW_RUNS = 4096
 # About 100 MB of members, and as much again for their occurrence links and sorted copies.
 MAX_HELD = 25_000_000
 
@@ -163,6 +165,13 @@ class MemberTable:
             looked_up = self.hours.visitor_counts(rows, groups, count)
             if looked_up is not None:
                 return looked_up
+            firsts = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])
+            if len(firsts) <= FEW_RUNS:
+                # a comparison with the run's start and a count per run: no array of starts
+                bounds = self.visitors.offsets[np.r_[rows[firsts], rows[-1] + 1]].tolist()
+                for group, lo, hi in zip(groups[firsts].tolist(), bounds, bounds[1:]):
+                    counts[group] = np.count_nonzero(self.before[lo:hi] < lo)
+                return counts
             _, _, run_groups, starts, new = self._links(rows, groups)
             filled = np.diff(np.r_[starts, len(new)]) > 0
             counts[run_groups[filled]] = np.add.reduceat(new.view(np.uint8), starts[filled],
