@@ -4,8 +4,9 @@ table. Keys carry the data version, so a completed upload makes older answers un
 
 Each server process also keeps the answers it sent last in its own memory (`RecentAnswers`),
 in front of the shared backend: a hit on a popular answer then costs no round trip to Redis
-(a third of a hit's time there) and survives Redis going away. The keys are the same, so
-the memory is never fresher or staler than the shared cache.
+(a third of a hit's time there) and survives Redis going away. The keys are the same and
+a kept answer expires when the shared one does, so the memory is never fresher, staler or
+longer-lived than the shared cache.
 
 The cache holds answers as the bytes that were sent the first time: a hit is sent as stored,
 byte for byte the same as the miss that filled it, without decoding or encoding. Large
@@ -76,7 +77,8 @@ class Answer:
 class CacheBackend(Protocol):
     name: str
 
-    async def get(self, key: str) -> bytes | None: ...
+    async def get(self, key: str) -> tuple[bytes, float] | None:
+        """The stored bytes and the seconds they have left, or None."""
     async def set(self, key: str, body: bytes, ttl_s: int) -> None: ...
     async def ping(self) -> bool: ...
     async def close(self) -> None: ...
@@ -90,13 +92,14 @@ class PostgresCache:
     def __init__(self, pool: AsyncConnectionPool) -> None:
         self._pool = pool
 
-    async def get(self, key: str) -> bytes | None:
+    async def get(self, key: str) -> tuple[bytes, float] | None:
         async with self._pool.connection() as conn:
             cursor = await conn.execute(
-                "SELECT body FROM analytics_cache WHERE cache_key = %s AND expires_at > now()",
+                "SELECT body, extract(epoch FROM expires_at - now())::float8"
+                " FROM analytics_cache WHERE cache_key = %s AND expires_at > now()",
                 (key,), binary=True)
             row = await cursor.fetchone()
-        return None if row is None else row[0]
+        return None if row is None else (row[0], row[1])
 
     async def set(self, key: str, body: bytes, ttl_s: int) -> None:
         async with self._pool.connection() as conn:
@@ -127,8 +130,10 @@ class RedisCache:
         self._redis = redis.asyncio.Redis.from_url(url, socket_timeout=0.5,
                                                    socket_connect_timeout=0.5)
 
-    async def get(self, key: str) -> bytes | None:
-        return await self._redis.get(key)
+    async def get(self, key: str) -> tuple[bytes, float] | None:
+        async with self._redis.pipeline(transaction=False) as pipe:  # one round trip
+            body, left_ms = await pipe.get(key).pttl(key).execute()
+        return None if body is None or left_ms <= 0 else (body, left_ms / 1000)
 
     async def set(self, key: str, body: bytes, ttl_s: int) -> None:
         await self._redis.set(key, body, ex=ttl_s)
@@ -142,11 +147,10 @@ class RedisCache:
 
 class RecentAnswers:
     """The most recently used answers of this process, up to `max_bytes` of stored bytes,
-    each for `ttl_s` from when it was kept. Used from the event loop only."""
+    each until it expires in the shared cache too. Used from the event loop only."""
 
-    def __init__(self, max_bytes: int, ttl_s: float) -> None:
+    def __init__(self, max_bytes: int) -> None:
         self._max_bytes = max_bytes
-        self._ttl_s = ttl_s
         self._entries: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
         self._bytes = 0
 
@@ -160,12 +164,13 @@ class RecentAnswers:
         self._entries.move_to_end(key)
         return entry[1]
 
-    def put(self, key: str, stored: bytes) -> None:
-        if len(stored) > self._max_bytes:
+    def put(self, key: str, stored: bytes, ttl_s: float) -> None:
+        """Keep `stored` for `ttl_s` seconds (what it has left in the shared cache)."""
+        if len(stored) > self._max_bytes or ttl_s <= 0:
             return
         if key in self._entries:
             self._drop(key)
-        self._entries[key] = (time.monotonic() + self._ttl_s, stored)
+        self._entries[key] = (time.monotonic() + ttl_s, stored)
         self._bytes += len(stored)
         while self._bytes > self._max_bytes:
             self._drop(next(iter(self._entries)))
@@ -221,7 +226,7 @@ class AnalyticsCache:
                  on_result: Callable[[str, bool], None] | None = None,
                  compute_slots: int = 2, memory_bytes: int = 0) -> None:
         self.backend = backend
-        self._recent = RecentAnswers(memory_bytes, ttl_s)
+        self._recent = RecentAnswers(memory_bytes)
         self._pool = pool
         self._ttl_s = ttl_s
         self._on_result = on_result or (lambda name, hit: None)
@@ -258,12 +263,14 @@ class AnalyticsCache:
         found = self._recent.get(key)
         if found is None:
             try:
-                found = await self.backend.get(key)
+                shared = await self.backend.get(key)
             except Exception as exc:  # a broken cache must never break an answer
                 log.warning("cache read failed",
                             extra={"backend": self.backend.name, "error": str(exc)})
-            if found is not None:
-                self._recent.put(key, found)
+                shared = None
+            if shared is not None:
+                found, left_s = shared
+                self._recent.put(key, found, left_s)
         if found is not None:
             self._on_result(name, True)
             return Answer.from_stored(found), True
@@ -286,7 +293,7 @@ class AnalyticsCache:
         log.info("answer computed", extra={"cache_key": key, "bytes": len(answer.data),
                                            "gzip": answer.gzipped,
                                            "ms": round((time.perf_counter() - started) * 1000, 2)})
-        self._recent.put(key, answer.stored())
+        self._recent.put(key, answer.stored(), self._ttl_s)
         try:
             await self.backend.set(key, answer.stored(), self._ttl_s)
         except Exception as exc:

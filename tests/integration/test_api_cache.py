@@ -13,11 +13,12 @@ import httpx
 import psycopg
 import pytest
 from conftest import serve_app
+from storage import RUN_STORE_PREFIX
 
 from dwell import analytics
 from dwell.analytics.filters import Filters
 from dwell.api.deps import accepts_gzip
-from dwell.cache import GZIP_MIN_BYTES, SharedRead, render_json
+from dwell.cache import GZIP_MIN_BYTES, PostgresCache, RedisCache, SharedRead, render_json
 from dwell.ingest.pipeline import ingest_file
 
 HEADER = "timestamp,person_id,camera_id,event_type\n"
@@ -175,6 +176,27 @@ def test_a_completed_upload_makes_the_older_answer_unreachable_at_once(api):
             time.sleep(0.02)
         after = kpis(client)  # the very next request after the upload reads as completed
         assert after.headers["X-Cache"] == "miss" and after.json()["total_events"] == 1
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "redis"])
+def test_a_backend_hit_says_how_long_the_answer_has_left(clean_database_url, redis_url, backend):
+    """So that a process's own copy expires when the shared one does."""
+    from psycopg_pool import AsyncConnectionPool
+
+    async def main() -> None:
+        async with AsyncConnectionPool(clean_database_url, kwargs={"autocommit": True},
+                                       open=False) as pool:
+            store = PostgresCache(pool) if backend == "postgresql" else RedisCache(redis_url)
+            key = f"dwell:{RUN_STORE_PREFIX}ttl-check:{backend}"
+            try:
+                assert await store.get(key) is None
+                await store.set(key, b"jbody", 30)
+                body, left_s = await store.get(key)
+                assert body == b"jbody" and 25 < left_s <= 30
+            finally:
+                await store.close()
+
+    asyncio.run(main())
 
 
 def test_a_version_read_never_predates_the_caller(clean_database_url):

@@ -12,8 +12,8 @@ from dwell.analytics import hourly, sql
 from dwell.analytics.filters import Filters
 from dwell.analytics.formatting import count, iso_utc, seconds
 
+ATTRIBUTE_PREFIX = hourly.ATTRIBUTE_PREFIX
 GROUP_BYS = ("person", "camera", *sql.INTERVALS, "attribute:<name>")
-ATTRIBUTE_PREFIX = "attribute:"
 
 # A missing or empty attribute value is the group None (SPEC §10).
 _ATTRIBUTE_VALUE = pgsql.SQL("nullif(attributes ->> %(attribute)s::text, '')")

@@ -236,11 +236,7 @@ def groups(conn: psycopg.Connection, filters: Filters,
         of = np.array([position[camera] for camera in table.camera_ids[rows]], dtype=np.int64)
     else:  # every hour with data lies in one of the buckets with data, which come in order
         of = _bucket_of(table, rows, _epochs(row["group_value"] for row in found))
-    visitors = table.distinct_visitors(rows, of, len(found))
-    for row, unique, mine in zip(found, visitors, table.dwell_groups(rows, of, len(found))):
-        median, p90 = percentiles(mine, 0.5, 0.9)
-        row.update(unique_visitors=int(unique), median_dwell_s=median, p90_dwell_s=p90)
-    return found
+    return _with_group_members(found, table, rows, of)
 
 
 def _attribute_groups(conn: psycopg.Connection, filters: Filters,
@@ -266,11 +262,17 @@ def _attribute_groups(conn: psycopg.Connection, filters: Filters,
     group_of_set = np.zeros(int(table.attribute_sets.max(initial=0)) + 1, dtype=np.int64)
     for position, row in enumerate(found):
         group_of_set[row.pop("sets")] = position
-    of = group_of_set[table.attribute_sets[rows]]
-    keys = table.visitor_keys(rows, of, len(found))
-    for row, mine, dwells in zip(found, keys, table.dwell_groups(rows, of, len(found))):
-        median, p90 = percentiles(dwells, 0.5, 0.9)
-        row.update(unique_visitors=len(mine), median_dwell_s=median, p90_dwell_s=p90)
+    return _with_group_members(found, table, rows, group_of_set[table.attribute_sets[rows]])
+
+
+def _with_group_members(found: list[dict[str, Any]], table: MemberTable, rows: np.ndarray,
+                        of: np.ndarray) -> list[dict[str, Any]]:
+    """Each group row with its distinct visitors and dwell median and p90, from the table's
+    `rows`, each in group `of` (the position of its group in `found`)."""
+    visitors = table.distinct_visitors(rows, of, len(found))
+    for row, unique, mine in zip(found, visitors, table.dwell_groups(rows, of, len(found))):
+        median, p90 = percentiles(mine, 0.5, 0.9)
+        row.update(unique_visitors=int(unique), median_dwell_s=median, p90_dwell_s=p90)
     return found
 
 

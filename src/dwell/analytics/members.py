@@ -37,7 +37,6 @@ FEW_RUNS = 4096
 MAX_HELD = 25_000_000
 
 
-
 @dataclass(frozen=True)
 class Source:
     """A rollup table whose members are held: the rows in order, their members in all, and
@@ -173,9 +172,7 @@ class MemberTable:
                     counts[group] = np.count_nonzero(self.before[lo:hi] < lo)
                 return counts
             _, _, run_groups, starts, new = self._links(rows, groups)
-            filled = np.diff(np.r_[starts, len(new)]) > 0
-            counts[run_groups[filled]] = np.add.reduceat(new.view(np.uint8), starts[filled],
-                                                         dtype=np.int64)
+            counts[run_groups] = _per_run(new, starts)
             return counts
         return np.array([len(keys) for keys in self.visitor_keys(rows, groups, count)],
                         dtype=np.int64)
@@ -288,12 +285,8 @@ class Hours:
         # A visitor is new in its hour when its key's previous occurrence lies before it.
         starts = visitors.offsets[first_row]
         new = before < np.repeat(starts[:-1].astype(np.int32), np.diff(starts))
-        counts = np.zeros(len(first_row) - 1, dtype=np.int64)
-        filled = np.diff(starts) > 0
-        if len(new):
-            counts[filled] = np.add.reduceat(new.view(np.uint8), starts[:-1][filled],
-                                             dtype=np.int64)
-        return cls(np.cumsum(change) - 1, first_row, Packed(values, offsets), counts)
+        return cls(np.cumsum(change) - 1, first_row, Packed(values, offsets),
+                   _per_run(new, starts[:-1]))
 
     def _whole(self, rows: np.ndarray, groups: np.ndarray) -> np.ndarray | None:
         """The hour of each group's first row when `rows` (consecutive) are whole hours and
@@ -363,14 +356,21 @@ class ByKey:
     def members(self, key: Hashable, start_s: int | None, end_s: int | None
                 ) -> tuple[np.ndarray, np.ndarray]:
         """The visitor keys and dwell times (ms) of the key's rows in [start, end)."""
-        lo, hi = self.first_row.get(key, 0), self.last_row.get(key, 0)
-        hours = self.hour_s[lo:hi]
-        if start_s is not None:
-            lo, hi = lo + int(np.searchsorted(hours, start_s)), lo + len(hours)
-            hours = self.hour_s[lo:hi]
-        if end_s is not None:
-            hi = lo + int(np.searchsorted(hours, end_s))
+        first = self.first_row.get(key, 0)
+        hours = self.hour_s[first:self.last_row.get(key, 0)]
+        lo = first + (0 if start_s is None else int(np.searchsorted(hours, start_s)))
+        hi = first + (len(hours) if end_s is None else int(np.searchsorted(hours, end_s)))
         return self.visitors.slice(lo, hi), self.dwells.slice(lo, hi)
+
+
+def _per_run(new: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """How many of `new` are true in each run: run i from starts[i] to the next start (the
+    last to the end)."""
+    counts = np.zeros(len(starts), dtype=np.int64)
+    filled = np.diff(np.r_[starts, len(new)]) > 0
+    if filled.any():
+        counts[filled] = np.add.reduceat(new.view(np.uint8), starts[filled], dtype=np.int64)
+    return counts
 
 
 def split(rows: np.ndarray, groups: np.ndarray, count: int) -> list[np.ndarray]:

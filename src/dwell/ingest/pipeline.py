@@ -609,7 +609,9 @@ def _rollup_changes(event_ts_ms: np.ndarray, replaced: pa.Table, made: pa.Table,
     closing exit and status), at its entry and, if complete, under it. A session that only
     went from open to missing_exit (a returning person's next entry) is a recount of its
     hour instead: recomputing each such hour of the past cost more than the rest of the
-    upload. Re-pairing mostly makes again the sessions it replaced, which change nothing."""
+    upload. Re-pairing mostly makes again the sessions it replaced, which change nothing.
+    `persons`: the distinct persons of the new events, the only ones that can lack a
+    person key."""
     def columns(table: pa.Table) -> tuple[np.ndarray, ...]:
         entry, exit_, status, entry_ms, exit_ms = (table.column(name) for name in (
             "entry_event_id", "exit_event_id", "status", "entry_ts", "exit_ts"))
