@@ -66,13 +66,13 @@ def _options(settings: Settings, source_tz: str | None, dayfirst: bool | None,
 
 
 def _load(conninfo: str, files: list[Path], options: IngestOptions, as_json: bool,
-          partitioning: Partitioning, rollups: bool = True) -> list[IngestResult]:
+          partitioning: Partitioning) -> list[IngestResult]:
     """Ingest files in order; on a rejected file print its error and exit 1."""
     results = []
     with psycopg.connect(conninfo, autocommit=True) as conn:
         for path in files:
             try:
-                results.append(_ingest_with_bar(conn, path, options, partitioning, rollups))
+                results.append(_ingest_with_bar(conn, path, options, partitioning))
             except UploadRejected as exc:
                 if as_json:
                     out.print_json(json.dumps({"error": {**exc.as_dict(), "file": str(path)}}))
@@ -83,9 +83,9 @@ def _load(conninfo: str, files: list[Path], options: IngestOptions, as_json: boo
 
 
 def _ingest_with_bar(conn: psycopg.Connection, path: Path, options: IngestOptions,
-                     partitioning: Partitioning, rollups: bool) -> IngestResult:
+                     partitioning: Partitioning) -> IngestResult:
     if path.stat().st_size < PROGRESS_MIN_BYTES:
-        return ingest_file(conn, path, options, partitioning=partitioning, rollups=rollups)
+        return ingest_file(conn, path, options, partitioning=partitioning)
     columns = (TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
                TextColumn("{task.fields[phase]}"), TimeRemainingColumn())
     with Progress(*columns, console=err, transient=True) as bar:
@@ -94,8 +94,7 @@ def _ingest_with_bar(conn: psycopg.Connection, path: Path, options: IngestOption
         def on_progress(progress: IngestProgress) -> None:
             bar.update(task, completed=progress.fraction, phase=progress.phase)
 
-        return ingest_file(conn, path, options, progress=on_progress, partitioning=partitioning,
-                           rollups=rollups)
+        return ingest_file(conn, path, options, progress=on_progress, partitioning=partitioning)
 
 
 def _filters(settings: Settings, tz: str | None, start: datetime | None = None,
@@ -139,9 +138,9 @@ def analyze(files: Files, as_json: AsJson = False,
     filters = _filters(settings, tz)
     store = persistent_store(settings, database_url) if database_url else throwaway_store(settings)
     with store as conninfo:
-        # A throw-away store answers one report: hourly rollups would only cost time.
-        results = _load(conninfo, files, options, as_json, Partitioning.from_settings(settings),
-                        rollups=database_url is not None)
+        # The first file's rollups come from its own arrays, cheaper than one report from
+        # the events, and the report then reads them.
+        results = _load(conninfo, files, options, as_json, Partitioning.from_settings(settings))
         document = _report(conninfo, filters, with_sessions=sessions)
     quality = [r.quality.as_dict() for r in results]
     document = {"quality": quality[0] if len(quality) == 1 else quality, **document}

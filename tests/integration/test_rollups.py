@@ -28,7 +28,7 @@ from dwell.analytics.kpis import kpi_counts, kpi_document, kpis
 from dwell.analytics.occupancy import occupancy_sweep
 from dwell.analytics.timeseries import bucket_counts, series, timeseries
 from dwell.domain.hours import hour_runs, touched_hours
-from dwell.ingest.pipeline import IngestOptions, ingest_file
+from dwell.ingest.pipeline import IngestOptions, ingest_file, rebuild_rollups
 from dwell.ingest.spill import Partitioning
 from dwell.store import rollups
 
@@ -42,13 +42,17 @@ ZONES = ("UTC", "Europe/Berlin", "America/New_York", "Asia/Kolkata")
 # (minute since BASE, person, camera, kind, gender): minutes that are often whole hours, so
 # events and session ends fall on the rollups' edges; a person's gender may change between
 # events, or be missing.
-event = st.tuples(
-    st.one_of(st.integers(0, HOURS * 60 - 1), st.integers(0, HOURS - 1).map(lambda h: h * 60)),
+WHO_WHERE_WHAT = (
     st.sampled_from(["P1", "P2", "P3", "P4", "P5"]),
     st.sampled_from(["C1", "C2", "C3"]),
     st.sampled_from(["entry", "entry", "exit", "exit", "other"]),
     st.sampled_from(["f", "m", ""]),
 )
+event = st.tuples(
+    st.one_of(st.integers(0, HOURS * 60 - 1), st.integers(0, HOURS - 1).map(lambda h: h * 60)),
+    *WHO_WHERE_WHAT)
+# Events of five hours: rows with several visitors and sessions, sessions across hours.
+crowded_event = st.tuples(st.integers(0, 5 * 60), *WHO_WHERE_WHAT)
 hour_bound = st.one_of(st.none(), st.integers(-2, HOURS + 2).map(lambda h: BASE + timedelta(hours=h)))
 filters = st.builds(
     lambda start, end, cameras, tz: Filters(
@@ -332,3 +336,51 @@ def test_hours_after_the_start_with_nobody_entered_yet_have_no_presence(conn, tm
     fast = from_rollups_series(conn, later, "hour")
     assert fast == from_events_series(conn, later, "hour")
     assert {row["peak_occupancy"] for row in fast} == {0}
+
+
+def rollup_tables(conn: psycopg.Connection) -> dict[str, list]:
+    """Every rollup row, members as sorted multisets (their order is no part of them)."""
+    def members(raw: bytes) -> list[int]:
+        return sorted(np.frombuffer(raw, ">i4").tolist())
+
+    def pairs(keys: bytes, dwells: bytes) -> list[tuple[int, int]]:
+        return sorted(zip(np.frombuffer(keys, ">i4").tolist(), np.frombuffer(dwells, ">i4").tolist()))
+
+    hours = conn.execute(
+        "SELECT hour, camera_id, events, entries, exits, orphan_exits, complete, missing_exit,"
+        " open, dwell_sum, dwell_min, dwell_max, visitors, dwellers, dwells"
+        " FROM rollup_hours ORDER BY 1, 2").fetchall()
+    combinations = conn.execute(
+        "SELECT hour, camera_id, attribute_set, events, sessions, complete, dwell_sum, dwell_min,"
+        " dwell_max, visitors, dwells FROM rollup_attributes ORDER BY 1, 2, 3").fetchall()
+    return {
+        "hours": [(*row[:12], members(row[12]), pairs(row[13], row[14])) for row in hours],
+        "attributes": [(*row[:9], members(row[9]), sorted(np.frombuffer(row[10], ">i4").tolist()))
+                       for row in combinations],
+        "occupancy": conn.execute("SELECT * FROM rollup_occupancy ORDER BY 1").fetchall(),
+    }
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(rows=st.lists(crowded_event, min_size=1, max_size=60), partitioning=PARTITIONINGS,
+       known_persons=st.lists(st.sampled_from(["P1", "P3", "P9"]), unique=True))
+def test_a_first_load_writes_the_rollups_the_stored_rows_give(
+        clean_database_url, tmp_path, rows, partitioning, known_persons) -> None:
+    """Into an empty store the rollups are made from the upload's own arrays, part by part;
+    rebuilt from the stored events and sessions (the SQL every later upload refreshes them
+    with) they are the same, row for row. Persons may have keys already (a store whose
+    events were all deleted keeps them)."""
+    with psycopg.connect(clean_database_url, autocommit=True) as conn:
+        empty_store(conn)
+        conn.execute("INSERT INTO person_keys (person_id) SELECT unnest(%s::text[])",
+                     (known_persons,))
+        known = dict(conn.execute("SELECT person_id, person_key FROM person_keys").fetchall())
+        ingest_file(conn, write_csv(tmp_path / "a.csv", rows), partitioning=partitioning)
+        assert rollups.ready(conn)
+        keys = dict(conn.execute("SELECT person_id, person_key FROM person_keys").fetchall())
+        assert {p: keys[p] for p in known} == known
+        assert sorted(keys.values()) == list(range(1, len(keys) + 1))  # dense, none twice
+        first_load = rollup_tables(conn)
+        rebuild_rollups(conn)
+        assert rollup_tables(conn) == first_load

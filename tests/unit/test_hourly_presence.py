@@ -7,7 +7,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dwell.domain.hours import HOUR_MS, hourly_presence
+from dwell.domain.hours import HOUR_MS, hourly_levels, hourly_presence, presence_spans
 
 STEP = HOUR_MS // 4   # coarse instants: many ties, touching intervals and hour edges
 
@@ -70,3 +70,21 @@ def test_no_sessions_and_no_hours() -> None:
     peaks, person_ms = hourly_presence(none, none, none, 5, 7)
     assert peaks.tolist() == [0, 0] and person_ms.tolist() == [0, 0]
     assert [a.tolist() for a in hourly_presence(none, none, none, 5, 5)] == [[], []]
+
+
+@settings(max_examples=200, deadline=None)
+@given(intervals=intervals, split=st.sets(st.integers(0, 3)), first=st.integers(0, 3),
+       hours=st.integers(1, 4))
+def test_presence_spans_of_disjoint_persons_add_up(intervals, split, first, hours) -> None:
+    """A first load's parts hold different persons: their spans, swept together, give the
+    occupancy of all of them."""
+    def spans(chosen: list[tuple[int, int, int]]) -> tuple[np.ndarray, np.ndarray]:
+        return presence_spans(np.array([p for p, _, _ in chosen], dtype=np.int64),
+                              np.array([s for _, s, _ in chosen], dtype=np.int64),
+                              np.array([e for _, _, e in chosen], dtype=np.int64))
+
+    a = spans([i for i in intervals if i[0] in split])
+    b = spans([i for i in intervals if i[0] not in split])
+    peaks, person_ms = hourly_levels(np.concatenate([a[0], b[0]]), np.concatenate([a[1], b[1]]),
+                                     first, first + hours)
+    assert (peaks.tolist(), person_ms.tolist()) == reference(intervals, first, first + hours)

@@ -40,9 +40,14 @@ def hourly_presence(person: np.ndarray, entry_ms: np.ndarray, exit_ms: np.ndarra
     present. A person is present on the union of their [entry, exit) intervals (touching
     ones merge), however many cameras saw them. As the SQL sweep over the sessions computes
     it, without sorting the sessions by person in PostgreSQL."""
-    hours = end_hour - first_hour
-    if hours <= 0:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    return hourly_levels(*presence_spans(person, entry_ms, exit_ms), first_hour, end_hour)
+
+
+def presence_spans(person: np.ndarray, entry_ms: np.ndarray,
+                   exit_ms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each person's presence, the union of their [entry, exit) intervals (touching ones
+    merge), as the instants they arrive and leave. Persons never mix, so the spans of
+    disjoint sets of persons simply add up (`hourly_levels` of their concatenation)."""
     # Each person's coverage: +1 at an entry, -1 at an exit, a person's instants in order,
     # entries first at one instant so touching intervals merge. Each person's steps add up
     # to zero, so one running sum over all persons is each person's own.
@@ -52,8 +57,15 @@ def hourly_presence(person: np.ndarray, entry_ms: np.ndarray, exit_ms: np.ndarra
     order = np.lexsort((-d, t, np.concatenate([person, person])))
     t, d = t[order], d[order]
     cover = np.cumsum(d)
-    arrive = t[(d == 1) & (cover == 1)]
-    leave = t[(d == -1) & (cover == 0)]
+    return t[(d == 1) & (cover == 1)], t[(d == -1) & (cover == 0)]
+
+
+def hourly_levels(arrive: np.ndarray, leave: np.ndarray, first_hour: int,
+                  end_hour: int) -> tuple[np.ndarray, np.ndarray]:
+    """`hourly_presence` from the persons' arrivals and departures (`presence_spans`)."""
+    hours = end_hour - first_hour
+    if hours <= 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
     # One sweep over every person's arrivals and departures, with a mark (0) at each hour's
     # start: at one instant departures come first, then the mark, then arrivals, so a
     # mark's level is the level carried into its hour. Marks cut the sweep into hours.

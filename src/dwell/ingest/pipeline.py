@@ -23,7 +23,8 @@ import psycopg
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from dwell.domain.hours import HOUR_MS, touched_hours
+from dwell.domain.hours import HOUR_MS, presence_spans, touched_hours
+from dwell.domain.rollup_rows import EventColumns, SessionColumns, rollup_rows
 from dwell.domain.sessions import Pairing, SessionStatus, pair_sessions
 from dwell.domain.timestamps import decide_day_first
 from dwell.domain.validate import (
@@ -518,11 +519,13 @@ def _store(conn: psycopg.Connection, upload_id: int, name: str, source: _Source,
         first_load = store_empty and source.rows >= BULK_FIRST_LOAD_ROWS
         bulk = indexes_built_after(conn, ("camera_events", "person_sessions")) if first_load \
             else nullcontext()
+        # Into an empty store the rollups are this upload's alone: made from its arrays.
+        first_rollups = rollup_store.FirstLoad(conn) if rollups and store_empty else None
         with bulk:
             changes = []
             for part in itertools.chain([first] if first else [], parts):
                 stored, sessions, changed = _store_part(conn, upload_id, part, quality, options,
-                                                        store_empty, progress)
+                                                        store_empty, progress, first_rollups)
                 changes.append(changed)
                 events_stored += stored
                 sessions_written += sessions
@@ -532,6 +535,8 @@ def _store(conn: psycopg.Connection, upload_id: int, name: str, source: _Source,
         _store_malformed(conn, upload_id, source.malformed)
         if not rollups:
             rollup_store.mark_stale(conn)
+        elif first_rollups is not None:
+            first_rollups.finish()
         elif events_stored or sessions_written:
             rollup_store.refresh(conn, rollup_store.Changes.combine(changes))
         if ambiguous:
@@ -547,11 +552,13 @@ def _store(conn: psycopg.Connection, upload_id: int, name: str, source: _Source,
 
 
 def _store_part(conn: psycopg.Connection, upload_id: int, part: _Part, quality: QualityReport,
-                options: IngestOptions, store_empty: bool,
-                progress: _PartProgress) -> tuple[int, int, rollup_store.Changes]:
+                options: IngestOptions, store_empty: bool, progress: _PartProgress,
+                first_rollups: rollup_store.FirstLoad | None = None
+                ) -> tuple[int, int, rollup_store.Changes]:
     """De-duplicate, re-pair and write one part's events with the stored events of its
     keys. Parts share no person, so each part's keys are untouched by the others. Returns
-    the events stored, the sessions written and what changed in the rollups."""
+    the events stored, the sessions written and what changed in the rollups; in a first
+    load the part's rollups are added to `first_rollups` instead."""
     rows = part.raw.table.num_rows
     progress("pairing", rows, 0.25)
     events = _with_attribute_sets(conn, part.events, part.attribute_texts)
@@ -594,11 +601,34 @@ def _store_part(conn: psycopg.Connection, upload_id: int, part: _Part, quality: 
         merged.kind[new_index], sid[new_index], dwell[new_index]))
     sessions = _session_table(pairing, session_ids, kept, merged, event_ids)
     copy_in(conn, "person_sessions", sessions)
+    if first_rollups is not None:
+        _add_rollups(conn, first_rollups, merged, kept, sid, pairing)
+        return len(new_index), len(pairing.status), rollup_store.Changes.none()
     orphan_flipped = (stored.column("event_type").to_numpy(zero_copy_only=False) == "exit") & (
         stored.column("session_id").is_null().to_numpy(zero_copy_only=False) != (sid[:n_stored] < 0))
     return len(new_index), len(pairing.status), _rollup_changes(
         np.concatenate([merged.ts_ms[new_index], merged.ts_ms[:n_stored][orphan_flipped]]),
         replaced, sessions, pc.unique(new_events.column("person_id")))
+
+
+def _add_rollups(conn: psycopg.Connection, first_rollups: rollup_store.FirstLoad,
+                 merged: _Merged, kept: np.ndarray, sid: np.ndarray, pairing: Pairing) -> None:
+    """A first load's part: its rollup rows and presence spans, from its kept events and
+    their sessions (SPEC §7: complete sessions of positive length are present)."""
+    keys = rollup_store.person_keys(conn, merged.persons)
+    attribute_set = merged.attribute_set.fill_null(0).to_numpy()
+    opener = kept[pairing.entry_index]
+    person = merged.person_code[opener]
+    entry_ms = merged.ts_ms[opener]
+    rows = rollup_rows(
+        EventColumns(merged.ts_ms[kept], merged.camera_code[kept], attribute_set[kept],
+                     keys[merged.person_code[kept]], merged.kind[kept], sid[kept] >= 0),
+        SessionColumns(entry_ms, merged.camera_code[opener], attribute_set[opener],
+                       keys[person], pairing.status, pairing.dwell_ms))
+    present = (pairing.status == SessionStatus.COMPLETE) & (pairing.dwell_ms > 0)
+    arrive, leave = presence_spans(person[present], entry_ms[present],
+                                   entry_ms[present] + pairing.dwell_ms[present])
+    first_rollups.add(rows, merged.cameras, arrive, leave)
 
 
 def _rollup_changes(event_ts_ms: np.ndarray, replaced: pa.Table, made: pa.Table,
@@ -719,12 +749,17 @@ class _Merged:
     person: pa.ChunkedArray
     camera: pa.ChunkedArray
     attribute_set: pa.ChunkedArray
+    person_code: np.ndarray      # int64 index into `persons`
+    persons: pa.Array            # the distinct person ids
+    camera_code: np.ndarray      # int64 index into `cameras`
+    cameras: pa.Array
 
 
 def _merge(stored: pa.Table, events: pa.Table) -> _Merged:
     person = _concat(stored.column("person_id"), events.column("person_id"))
     camera = _concat(stored.column("camera_id"), events.column("camera_id"))
-    person_code = pc.dictionary_encode(person.combine_chunks()).indices.to_numpy().astype(np.int64)
+    person_enc = pc.dictionary_encode(person.combine_chunks())
+    person_code = person_enc.indices.to_numpy().astype(np.int64)
     camera_enc = pc.dictionary_encode(camera.combine_chunks())
     camera_code = camera_enc.indices.to_numpy().astype(np.int64)
     key = person_code * max(len(camera_enc.dictionary), 1) + camera_code
@@ -743,6 +778,10 @@ def _merge(stored: pa.Table, events: pa.Table) -> _Merged:
         attribute_set=pa.chunked_array(
             [*stored.column("attribute_set").chunks, *events.column("attribute_set").chunks],
             type=pa.int32()),
+        person_code=person_code,
+        persons=person_enc.dictionary,
+        camera_code=camera_code,
+        cameras=camera_enc.dictionary,
     )
 
 

@@ -24,7 +24,7 @@ except ImportError:  # pragma: no cover - platforms without a wheel use the CSV 
 _BINARY_TYPES = {
     "bigint": pa.int64(), "integer": pa.int32(), "smallint": pa.int16(),
     "double precision": pa.float64(), "real": pa.float32(), "boolean": pa.bool_(),
-    "text": pa.string(), "timestamp with time zone": pa.timestamp("us"),
+    "text": pa.string(), "timestamp with time zone": pa.timestamp("us"), "bytea": pa.binary(),
 }
 _JSONB_VERSION = pa.scalar(b"\x01", pa.binary())  # jsonb's binary input: version 1, then text
 

@@ -21,8 +21,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from dwell.analytics.hourly import entered_since, reach
-from dwell.domain.hours import HOUR_MS, hour_runs, hourly_presence
-from dwell.store.bulk import copy_in
+from dwell.domain.hours import HOUR_MS, hour_runs, hourly_levels, hourly_presence
+from dwell.store.bulk import allocate_ids, copy_in
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +125,54 @@ _HOURS = """
 """
 
 
+# A first load into an empty store writes the rows dwell.domain.rollup_rows computes from
+# its own events and sessions, part by part, into this table; the parts hold different
+# persons, so the rows of one hour, camera and combination add up (members end to end).
+_PARTS_TABLE = """
+    CREATE TEMP TABLE rollup_parts (
+        hour bigint, camera_id text COLLATE "C", attribute_set integer,
+        events bigint, entries bigint, exits bigint, orphan_exits bigint, sessions bigint,
+        complete bigint, missing_exit bigint, open bigint,
+        dwell_sum_ms bigint, dwell_min_ms bigint, dwell_max_ms bigint,
+        visitors bytea, dwellers bytea, dwells bytea
+    ) ON COMMIT DROP
+"""
+# The same rows as _HOURS makes from the stored ones: dwell_s is milliseconds / 1000 (its
+# numeric value is exactly that), rollup_hours rows only where events are.
+_FROM_PARTS = """
+    WITH a AS (
+        SELECT TIMESTAMPTZ 'epoch' + hour * interval '1 hour' AS hour, camera_id, attribute_set,
+               sum(events) AS events, sum(entries) AS entries, sum(exits) AS exits,
+               sum(orphan_exits) AS orphan_exits, sum(sessions) AS sessions,
+               sum(complete) AS complete, sum(missing_exit) AS missing_exit, sum(open) AS open,
+               sum(dwell_sum_ms) AS dwell_sum_ms, min(dwell_min_ms) AS dwell_min_ms,
+               max(dwell_max_ms) AS dwell_max_ms,
+               string_agg(visitors, ''::bytea) AS visitors,
+               string_agg(dwellers, ''::bytea) AS dwellers,
+               string_agg(dwells, ''::bytea) AS dwells
+        FROM rollup_parts GROUP BY 1, 2, 3
+    ),
+    by_attributes AS (
+        INSERT INTO rollup_attributes (hour, camera_id, attribute_set, events, sessions,
+                                       complete, dwell_sum, dwell_min, dwell_max, visitors,
+                                       dwells)
+        SELECT hour, camera_id, attribute_set, events, sessions, complete,
+               dwell_sum_ms * 0.001, dwell_min_ms::float8 / 1000, dwell_max_ms::float8 / 1000,
+               visitors, dwells
+        FROM a
+    )
+    INSERT INTO rollup_hours (hour, camera_id, events, entries, exits, orphan_exits,
+                              complete, missing_exit, open, dwell_sum, dwell_min, dwell_max,
+                              visitors, dwellers, dwells)
+    SELECT hour, camera_id, sum(events), sum(entries), sum(exits), sum(orphan_exits),
+           sum(complete), sum(missing_exit), sum(open), sum(dwell_sum_ms) * 0.001,
+           min(dwell_min_ms)::float8 / 1000, max(dwell_max_ms)::float8 / 1000,
+           string_agg(visitors, ''::bytea), string_agg(dwellers, ''::bytea),
+           string_agg(dwells, ''::bytea)
+    FROM a GROUP BY 1, 2 HAVING sum(events) > 0
+"""
+
+
 @dataclass(frozen=True)
 class Changes:
     """What an upload changed in the rollups: hours to recompute, sessions that only went
@@ -208,6 +256,79 @@ def refresh(conn: psycopg.Connection, changes: Changes) -> None:
                                          "seconds": round(time.perf_counter() - started, 3)})
 
 
+class FirstLoad:
+    """The rollups of a first load into an empty store, which are its own events' and
+    sessions' alone: each part's rows (`dwell.domain.rollup_rows`) are staged in a table
+    and its persons' presence spans kept, then `finish` adds the rows up and sweeps the
+    occupancy of every hour at once. Parts hold different persons, so both add up."""
+
+    def __init__(self, conn: psycopg.Connection) -> None:
+        self._conn = conn
+        conn.execute("TRUNCATE rollup_hours, rollup_attributes, rollup_occupancy")
+        conn.execute("UPDATE rollup_state SET ready = true")
+        conn.execute("DROP TABLE IF EXISTS rollup_parts")
+        conn.execute(_PARTS_TABLE)
+        self._arrive: list[np.ndarray] = []
+        self._leave: list[np.ndarray] = []
+        self._hours: list[int] = []
+
+    def add(self, rows: pa.Table, cameras: pa.Array, arrive: np.ndarray,
+            leave: np.ndarray) -> None:
+        """One part's rows (camera codes into `cameras`) and presence spans."""
+        copy_in(self._conn, "rollup_parts", rows.set_column(
+            rows.column_names.index("camera"), "camera_id",
+            cameras.cast(pa.string()).take(rows.column("camera"))))
+        self._arrive.append(arrive)
+        self._leave.append(leave)
+        hours = rows.column("hour").to_numpy()[rows.column("events").to_numpy() > 0]
+        if len(hours):
+            self._hours += [int(hours.min()), int(hours.max())]
+
+    def finish(self) -> None:
+        started = time.perf_counter()
+        self._conn.execute(_FROM_PARTS)
+        if self._hours:
+            first, end = min(self._hours), max(self._hours) + 1
+            peaks, person_ms = hourly_levels(np.concatenate(self._arrive),
+                                             np.concatenate(self._leave), first, end)
+            _write_occupancy(self._conn, np.arange(first, end, dtype=np.int64), peaks, person_ms)
+        log.info("rollups of a first load written", extra={
+            "hours": max(self._hours) - min(self._hours) + 1 if self._hours else 0,
+            "seconds": round(time.perf_counter() - started, 3)})
+
+
+def person_keys(conn: psycopg.Connection, persons: pa.Array) -> np.ndarray:
+    """The keys of these distinct persons, in their order; those without one get the next
+    keys (one block of the identity, under the ingest lock), in the order of their ids:
+    inserted in index order, half the work of inserting them at random."""
+    order = pc.sort_indices(persons).to_numpy()
+    conn.execute("DROP TABLE IF EXISTS key_persons")
+    conn.execute('CREATE TEMP TABLE key_persons (i integer, person_id text COLLATE "C")'
+                 " ON COMMIT DROP")
+    copy_in(conn, "key_persons", pa.table({
+        "i": pa.array(np.arange(len(persons), dtype=np.int32)),
+        "person_id": persons.cast(pa.string()).take(pa.array(order))}))
+    keys = np.full(len(persons), -1, dtype=np.int64)   # in the order of the ids
+    known = conn.execute("SELECT p.i, k.person_key FROM key_persons p"
+                         " JOIN person_keys k USING (person_id)").fetchall()
+    if known:
+        at, key = np.array(known, dtype=np.int64).T
+        keys[at] = key
+    new = keys < 0
+    first = allocate_ids(conn, "person_keys_person_key_seq", int(new.sum()))
+    keys[new] = first + np.arange(int(new.sum()), dtype=np.int64)
+    conn.execute(
+        "INSERT INTO person_keys (person_id, person_key) OVERRIDING SYSTEM VALUE"
+        " SELECT p.person_id, %s + row_number() OVER (ORDER BY p.i) - 1 FROM key_persons p"
+        " WHERE NOT EXISTS (SELECT 1 FROM person_keys k WHERE k.person_id = p.person_id)"
+        if known else
+        "INSERT INTO person_keys (person_id, person_key) OVERRIDING SYSTEM VALUE"
+        " SELECT person_id, %s + i FROM key_persons ORDER BY i", (first,))
+    in_order = np.empty_like(keys)
+    in_order[order] = keys
+    return in_order
+
+
 def _recount(conn: psycopg.Connection, changes: Changes) -> None:
     """Apply the open / missing_exit count changes of hours that are not recomputed."""
     recounts = changes.recounts
@@ -259,18 +380,22 @@ def _refresh_occupancy(conn: psycopg.Connection, runs: list[tuple[int, int]]) ->
         else:
             groups.append([run])
     wanted = np.concatenate([np.arange(lo, hi, dtype=np.int64) for lo, hi in runs])
-    rows = []
     for group in groups:
         for first in range(group[0][0], group[-1][1], SWEEP_HOURS):
             end = min(first + SWEEP_HOURS, group[-1][1])
             peaks, person_ms = _sweep_hours(conn, first, end, before)
             hours = np.arange(first, end, dtype=np.int64)
-            keep = np.isin(hours, wanted) & (peaks > 0)
-            rows.extend((_instant(int(hour)), int(peak), Decimal(int(ms)) / 1000)
-                        for hour, peak, ms in zip(hours[keep], peaks[keep], person_ms[keep]))
+            keep = np.isin(hours, wanted)
+            _write_occupancy(conn, hours[keep], peaks[keep], person_ms[keep])
+
+
+def _write_occupancy(conn: psycopg.Connection, hours: np.ndarray, peaks: np.ndarray,
+                     person_ms: np.ndarray) -> None:
+    """The rows of the hours someone was present in."""
+    present = peaks > 0
     with conn.cursor().copy("COPY rollup_occupancy (hour, peak, person_s) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(row)
+        for hour, peak, ms in zip(hours[present], peaks[present], person_ms[present]):
+            copy.write_row((_instant(int(hour)), int(peak), Decimal(int(ms)) / 1000))
 
 
 def _sweep_hours(conn: psycopg.Connection, first: int, end: int,
