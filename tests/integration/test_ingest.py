@@ -198,6 +198,30 @@ def test_a_failure_while_storing_leaves_nothing_of_the_upload(conn, tmp_path, mo
     assert failed[0] == "failed" and "disk full" in failed[1]["message"]
 
 
+@pytest.mark.parametrize("failing", ["person_keys", "_part_rollups"])
+def test_a_failure_beside_a_first_load_leaves_nothing_of_it(conn, tmp_path, monkeypatch, failing):
+    """A first load writes its person keys and groups its rollups on a helper thread, while
+    it pairs and copies its events: a failure there fails the upload as a whole too."""
+    import dwell.ingest.pipeline as pipeline
+    from dwell.store import rollups
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("out of memory")
+
+    monkeypatch.setattr(rollups if failing == "person_keys" else pipeline, failing, fail)
+    text = HEADER + "2024-03-04 10:00:00,p1,cam1,entry\n2024-03-04 10:30:00,p1,cam1,exit\n"
+    with pytest.raises(RuntimeError, match="out of memory"):
+        ingest_file(conn, write(tmp_path, text, "a.csv"))
+    for table in ("camera_events", "person_sessions", "person_keys", "rollup_hours",
+                  "rollup_attributes", "rollup_occupancy"):
+        assert count(conn, table) == 0, table
+    failed = conn.execute("SELECT status, error FROM uploads WHERE filename = 'a.csv'").fetchone()
+    assert failed[0] == "failed" and "out of memory" in failed[1]["message"]
+    monkeypatch.undo()
+    ingest_file(conn, write(tmp_path, text, "a.csv"))  # the same file, once it can be stored
+    assert count(conn, "person_sessions") == 1 and count(conn, "rollup_hours") == 1
+
+
 def test_ambiguous_dates_are_read_month_first_with_one_warning(conn, tmp_path):
     text = HEADER + "03/04/2024 10:00,p1,cam1,entry\n03/04/2024 10:30,p1,cam1,exit\n"
     result = ingest_file(conn, write(tmp_path, text))

@@ -61,8 +61,8 @@ def rollup_rows(events: EventColumns, sessions: SessionColumns) -> pa.Table:
     n_events = len(ev_hour)
     keys, row_of = _group_codes(
         np.concatenate([ev_hour, se_hour]),
-        np.concatenate([events.camera, sessions.camera]).astype(np.int64),
-        np.concatenate([events.attribute_set, sessions.attribute_set]).astype(np.int64))
+        np.concatenate([events.camera, sessions.camera], dtype=np.int64),
+        np.concatenate([events.attribute_set, sessions.attribute_set], dtype=np.int64))
     n_rows = len(keys[0])
     ev_row, se_row = row_of[:n_events], row_of[n_events:]
 

@@ -11,6 +11,7 @@ import itertools
 import logging
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -568,42 +569,51 @@ def _store_part(conn: psycopg.Connection, upload_id: int, part: _Part, quality: 
         conn, STORED_EVENTS_SQL, STORED_EVENTS)
 
     merged = _merge(stored, events)
-    keep = first_occurrences(merged.key, merged.ts_ms, merged.kind, merged.order)
-    new_kept = keep[stored.num_rows:]
-    _report_duplicates(quality, part.raw, events, ~new_kept)
-    kept = np.flatnonzero(keep)
-    everything = len(kept) == len(keep)  # the usual case: no copies of the columns
-    pairing = pair_sessions(
-        merged.key if everything else merged.key[kept],
-        merged.ts_ms if everything else merged.ts_ms[kept],
-        merged.kind if everything else merged.kind[kept],
-        duplicate_window_ms=int(options.duplicate_window_s * 1000),
-        max_session_ms=int(options.max_session_s * 1000),
-    )
-    progress("storing", rows, 0.5)
+    with ThreadPoolExecutor(max_workers=1) as helper:
+        # A first load writes its persons' keys while its events are paired, and groups its
+        # rollup rows while its events are copied: PostgreSQL and NumPy on both cores.
+        # The connection is the helper's alone until its keys are in.
+        keys = None if first_rollups is None else helper.submit(
+            rollup_store.person_keys, conn, merged.persons)
+        keep = first_occurrences(merged.key, merged.ts_ms, merged.kind, merged.order)
+        new_kept = keep[stored.num_rows:]
+        _report_duplicates(quality, part.raw, events, ~new_kept)
+        kept = np.flatnonzero(keep)
+        everything = len(kept) == len(keep)  # the usual case: no copies of the columns
+        pairing = pair_sessions(
+            merged.key if everything else merged.key[kept],
+            merged.ts_ms if everything else merged.ts_ms[kept],
+            merged.kind if everything else merged.kind[kept],
+            duplicate_window_ms=int(options.duplicate_window_s * 1000),
+            max_session_ms=int(options.max_session_s * 1000),
+        )
+        progress("storing", rows, 0.5)
+        person_keys = None if keys is None else keys.result()
 
-    n_stored = stored.num_rows
-    event_ids = np.full(len(merged.key), -1, dtype=np.int64)
-    event_ids[:n_stored] = stored.column("id").to_numpy()
-    new_index = kept[kept >= n_stored]
-    first_id = allocate_ids(conn, "camera_events_id_seq", len(new_index))
-    event_ids[new_index] = first_id + np.arange(len(new_index), dtype=np.int64)
+        n_stored = stored.num_rows
+        event_ids = np.full(len(merged.key), -1, dtype=np.int64)
+        event_ids[:n_stored] = stored.column("id").to_numpy()
+        new_index = kept[kept >= n_stored]
+        first_id = allocate_ids(conn, "camera_events_id_seq", len(new_index))
+        event_ids[new_index] = first_id + np.arange(len(new_index), dtype=np.int64)
 
-    session_ids = _session_ids(conn, pairing, kept, stored)
-    sid, dwell = _event_sessions(pairing, session_ids, kept, len(merged.key))
+        session_ids = _session_ids(conn, pairing, kept, stored)
+        sid, dwell = _event_sessions(pairing, session_ids, kept, len(merged.key))
+        part_rollups = None if person_keys is None else helper.submit(
+            _part_rollups, merged, kept, sid, pairing, person_keys)
 
-    replaced = REPLACED_SESSIONS.empty_table() if store_empty else copy_out(
-        conn, REPLACE_SESSIONS_SQL, REPLACED_SESSIONS)
-    _update_stored(conn, stored, sid[:n_stored], dwell[:n_stored])
-    new_events = events if new_kept.all() else events.filter(pa.array(new_kept))
-    copy_in(conn, "camera_events", _event_table(
-        new_events, upload_id, event_ids[new_index], merged.ts_ms[new_index],
-        merged.kind[new_index], sid[new_index], dwell[new_index]))
-    sessions = _session_table(pairing, session_ids, kept, merged, event_ids)
-    copy_in(conn, "person_sessions", sessions)
-    if first_rollups is not None:
-        _add_rollups(conn, first_rollups, merged, kept, sid, pairing)
-        return len(new_index), len(pairing.status), rollup_store.Changes.none()
+        replaced = REPLACED_SESSIONS.empty_table() if store_empty else copy_out(
+            conn, REPLACE_SESSIONS_SQL, REPLACED_SESSIONS)
+        _update_stored(conn, stored, sid[:n_stored], dwell[:n_stored])
+        new_events = events if new_kept.all() else events.filter(pa.array(new_kept))
+        copy_in(conn, "camera_events", _event_table(
+            new_events, upload_id, event_ids[new_index], merged.ts_ms[new_index],
+            merged.kind[new_index], sid[new_index], dwell[new_index]))
+        sessions = _session_table(pairing, session_ids, kept, merged, event_ids)
+        copy_in(conn, "person_sessions", sessions)
+        if first_rollups is not None and part_rollups is not None:
+            first_rollups.add(*part_rollups.result(), cameras=merged.cameras)
+            return len(new_index), len(pairing.status), rollup_store.Changes.none()
     orphan_flipped = (stored.column("event_type").to_numpy(zero_copy_only=False) == "exit") & (
         stored.column("session_id").is_null().to_numpy(zero_copy_only=False) != (sid[:n_stored] < 0))
     return len(new_index), len(pairing.status), _rollup_changes(
@@ -611,24 +621,28 @@ def _store_part(conn: psycopg.Connection, upload_id: int, part: _Part, quality: 
         replaced, sessions, pc.unique(new_events.column("person_id")))
 
 
-def _add_rollups(conn: psycopg.Connection, first_rollups: rollup_store.FirstLoad,
-                 merged: _Merged, kept: np.ndarray, sid: np.ndarray, pairing: Pairing) -> None:
+def _part_rollups(merged: _Merged, kept: np.ndarray, sid: np.ndarray, pairing: Pairing,
+                  keys: np.ndarray) -> tuple[pa.Table, np.ndarray, np.ndarray]:
     """A first load's part: its rollup rows and presence spans, from its kept events and
-    their sessions (SPEC §7: complete sessions of positive length are present)."""
-    keys = rollup_store.person_keys(conn, merged.persons)
+    their sessions (SPEC §7: complete sessions of positive length are present); `keys`
+    are the person keys of `merged.persons`."""
     attribute_set = merged.attribute_set.fill_null(0).to_numpy()
     opener = kept[pairing.entry_index]
     person = merged.person_code[opener]
     entry_ms = merged.ts_ms[opener]
+
+    def of_kept(values: np.ndarray) -> np.ndarray:  # no copy in the usual case
+        return values if len(kept) == len(values) else values[kept]
+
     rows = rollup_rows(
-        EventColumns(merged.ts_ms[kept], merged.camera_code[kept], attribute_set[kept],
-                     keys[merged.person_code[kept]], merged.kind[kept], sid[kept] >= 0),
+        EventColumns(of_kept(merged.ts_ms), of_kept(merged.camera_code), of_kept(attribute_set),
+                     keys[of_kept(merged.person_code)], of_kept(merged.kind), of_kept(sid) >= 0),
         SessionColumns(entry_ms, merged.camera_code[opener], attribute_set[opener],
                        keys[person], pairing.status, pairing.dwell_ms))
     present = (pairing.status == SessionStatus.COMPLETE) & (pairing.dwell_ms > 0)
     arrive, leave = presence_spans(person[present], entry_ms[present],
                                    entry_ms[present] + pairing.dwell_ms[present])
-    first_rollups.add(rows, merged.cameras, arrive, leave)
+    return rows, arrive, leave
 
 
 def _rollup_changes(event_ts_ms: np.ndarray, replaced: pa.Table, made: pa.Table,

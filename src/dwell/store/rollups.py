@@ -272,8 +272,8 @@ class FirstLoad:
         self._leave: list[np.ndarray] = []
         self._hours: list[int] = []
 
-    def add(self, rows: pa.Table, cameras: pa.Array, arrive: np.ndarray,
-            leave: np.ndarray) -> None:
+    def add(self, rows: pa.Table, arrive: np.ndarray, leave: np.ndarray, *,
+            cameras: pa.Array) -> None:
         """One part's rows (camera codes into `cameras`) and presence spans."""
         copy_in(self._conn, "rollup_parts", rows.set_column(
             rows.column_names.index("camera"), "camera_id",
