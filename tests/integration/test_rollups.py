@@ -80,6 +80,15 @@ def write_csv(path: Path, rows: list[tuple]) -> Path:
     return path
 
 
+def dealt_into_files(tmp_path: Path, rows: list[tuple], split, files: int) -> list[Path]:
+    """The rows dealt at random into up to `files` CSV files, in order (none left empty)."""
+    groups: list[list] = [[] for _ in range(files)]
+    for row in rows:
+        groups[split.randrange(files)].append(row)
+    return [write_csv(tmp_path / f"f{number}.csv", group)
+            for number, group in enumerate(g for g in groups if g)]
+
+
 def from_events_kpis(conn: psycopg.Connection, f: Filters) -> dict:
     return kpi_document(kpi_counts(conn, f), occupancy_sweep(conn, f))
 
@@ -142,12 +151,8 @@ def test_rollups_answer_like_the_events_however_the_data_arrived(
     with psycopg.connect(clean_database_url, autocommit=True) as conn, holding(held), \
             sweeping(sweep_hours):
         empty_store(conn)
-        groups: list[list] = [[] for _ in range(files)]
-        for row in rows:
-            groups[split.randrange(files)].append(row)
-        for number, group in enumerate(g for g in groups if g):
-            ingest_file(conn, write_csv(tmp_path / f"f{number}.csv", group),
-                        partitioning=partitioning)
+        for path in dealt_into_files(tmp_path, rows, split, files):
+            ingest_file(conn, path, partitioning=partitioning)
         assert rollups.ready(conn)
         for f in [Filters(), *questions]:
             whole_hours = f.tz != "Asia/Kolkata"  # its hours begin at half past
@@ -363,24 +368,27 @@ def rollup_tables(conn: psycopg.Connection) -> dict[str, list]:
 
 @settings(max_examples=40, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(rows=st.lists(crowded_event, min_size=1, max_size=60), partitioning=PARTITIONINGS,
+@given(rows=st.lists(crowded_event, min_size=1, max_size=60), split=st.randoms(use_true_random=False),
+       files=st.integers(1, 3), partitioning=PARTITIONINGS,
        known_persons=st.lists(st.sampled_from(["P1", "P3", "P9"]), unique=True))
-def test_a_first_load_writes_the_rollups_the_stored_rows_give(
-        clean_database_url, tmp_path, rows, partitioning, known_persons) -> None:
-    """Into an empty store the rollups are made from the upload's own arrays, part by part;
-    rebuilt from the stored events and sessions (the SQL every later upload refreshes them
-    with) they are the same, row for row. Persons may have keys already (a store whose
-    events were all deleted keeps them)."""
+def test_rollups_made_from_uploads_equal_those_the_stored_rows_give(
+        clean_database_url, tmp_path, rows, split, files, partitioning, known_persons) -> None:
+    """An upload makes the rollup rows of the hours only its own events fill from its own
+    arrays, part by part (every hour, into an empty store); rebuilt from the stored events
+    and sessions with the SQL every other hour is refreshed with, they are the same, row
+    for row, after every upload. Persons may have keys already (a store whose events were
+    all deleted keeps them)."""
     with psycopg.connect(clean_database_url, autocommit=True) as conn:
         empty_store(conn)
         conn.execute("INSERT INTO person_keys (person_id) SELECT unnest(%s::text[])",
                      (known_persons,))
         known = dict(conn.execute("SELECT person_id, person_key FROM person_keys").fetchall())
-        ingest_file(conn, write_csv(tmp_path / "a.csv", rows), partitioning=partitioning)
-        assert rollups.ready(conn)
+        for number, path in enumerate(dealt_into_files(tmp_path, rows, split, files)):
+            ingest_file(conn, path, partitioning=partitioning)
+            assert rollups.ready(conn)
+            made = rollup_tables(conn)
+            rebuild_rollups(conn)
+            assert rollup_tables(conn) == made, number
         keys = dict(conn.execute("SELECT person_id, person_key FROM person_keys").fetchall())
         assert {p: keys[p] for p in known} == known
         assert sorted(keys.values()) == list(range(1, len(keys) + 1))  # dense, none twice
-        first_load = rollup_tables(conn)
-        rebuild_rollups(conn)
-        assert rollup_tables(conn) == first_load

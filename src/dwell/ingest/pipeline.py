@@ -520,13 +520,15 @@ def _store(conn: psycopg.Connection, upload_id: int, name: str, source: _Source,
         first_load = store_empty and source.rows >= BULK_FIRST_LOAD_ROWS
         bulk = indexes_built_after(conn, ("camera_events", "person_sessions")) if first_load \
             else nullcontext()
-        # Into an empty store the rollups are this upload's alone: made from its arrays.
-        first_rollups = rollup_store.FirstLoad(conn) if rollups and store_empty else None
+        # Rollup rows of the hours only this upload fills (every hour, into an empty store)
+        # are made from its own arrays; the SQL refresh recomputes the rest.
+        staged = rollup_store.StagedRollups(conn, first_load=store_empty) \
+            if rollups and (store_empty or rollup_store.ready(conn)) else None
         with bulk:
             changes = []
             for part in itertools.chain([first] if first else [], parts):
                 stored, sessions, changed = _store_part(conn, upload_id, part, quality, options,
-                                                        store_empty, progress, first_rollups)
+                                                        store_empty, progress, staged)
                 changes.append(changed)
                 events_stored += stored
                 sessions_written += sessions
@@ -536,10 +538,10 @@ def _store(conn: psycopg.Connection, upload_id: int, name: str, source: _Source,
         _store_malformed(conn, upload_id, source.malformed)
         if not rollups:
             rollup_store.mark_stale(conn)
-        elif first_rollups is not None:
-            first_rollups.finish()
+        elif staged is not None and staged.first_load:
+            staged.finish_first_load()
         elif events_stored or sessions_written:
-            rollup_store.refresh(conn, rollup_store.Changes.combine(changes))
+            rollup_store.refresh(conn, rollup_store.Changes.combine(changes), staged)
         if ambiguous:
             quality.add_issue("ambiguous_dates", 1, [])
         for attribute in source.layout.attributes:
@@ -554,12 +556,12 @@ def _store(conn: psycopg.Connection, upload_id: int, name: str, source: _Source,
 
 def _store_part(conn: psycopg.Connection, upload_id: int, part: _Part, quality: QualityReport,
                 options: IngestOptions, store_empty: bool, progress: _PartProgress,
-                first_rollups: rollup_store.FirstLoad | None = None
+                staged: rollup_store.StagedRollups | None = None
                 ) -> tuple[int, int, rollup_store.Changes]:
     """De-duplicate, re-pair and write one part's events with the stored events of its
     keys. Parts share no person, so each part's keys are untouched by the others. Returns
-    the events stored, the sessions written and what changed in the rollups; in a first
-    load the part's rollups are added to `first_rollups` instead."""
+    the events stored, the sessions written and what changed in the rollups; the rows of
+    the hours only its own events fill go to `staged`."""
     rows = part.raw.table.num_rows
     progress("pairing", rows, 0.25)
     events = _with_attribute_sets(conn, part.events, part.attribute_texts)
@@ -570,10 +572,10 @@ def _store_part(conn: psycopg.Connection, upload_id: int, part: _Part, quality: 
 
     merged = _merge(stored, events)
     with ThreadPoolExecutor(max_workers=1) as helper:
-        # A first load writes its persons' keys while its events are paired, and groups its
-        # rollup rows while its events are copied: PostgreSQL and NumPy on both cores.
+        # The persons' keys are written while the events are paired, and the staged rollup
+        # rows grouped while the events are copied: PostgreSQL and NumPy on both cores.
         # The connection is the helper's alone until its keys are in.
-        keys = None if first_rollups is None else helper.submit(
+        keys = None if staged is None else helper.submit(
             rollup_store.person_keys, conn, merged.persons)
         keep = first_occurrences(merged.key, merged.ts_ms, merged.kind, merged.order)
         new_kept = keep[stored.num_rows:]
@@ -599,8 +601,9 @@ def _store_part(conn: psycopg.Connection, upload_id: int, part: _Part, quality: 
 
         session_ids = _session_ids(conn, pairing, kept, stored)
         sid, dwell = _event_sessions(pairing, session_ids, kept, len(merged.key))
-        part_rollups = None if person_keys is None else helper.submit(
-            _part_rollups, merged, kept, sid, pairing, person_keys)
+        part_rollups = None if staged is None or person_keys is None else helper.submit(
+            _part_rollups, merged, kept, sid, pairing, person_keys, n_stored,
+            staged.known_hours(np.unique(merged.ts_ms[new_index] // HOUR_MS)), staged.first_load)
 
         replaced = REPLACED_SESSIONS.empty_table() if store_empty else copy_out(
             conn, REPLACE_SESSIONS_SQL, REPLACED_SESSIONS)
@@ -611,9 +614,11 @@ def _store_part(conn: psycopg.Connection, upload_id: int, part: _Part, quality: 
             merged.kind[new_index], sid[new_index], dwell[new_index]))
         sessions = _session_table(pairing, session_ids, kept, merged, event_ids)
         copy_in(conn, "person_sessions", sessions)
-        if first_rollups is not None and part_rollups is not None:
-            first_rollups.add(*part_rollups.result(), cameras=merged.cameras)
-            return len(new_index), len(pairing.status), rollup_store.Changes.none()
+        if staged is not None and part_rollups is not None:
+            rows, spans = part_rollups.result()
+            staged.add(rows, cameras=merged.cameras, spans=spans)
+            if staged.first_load:
+                return len(new_index), len(pairing.status), rollup_store.Changes.none()
     orphan_flipped = (stored.column("event_type").to_numpy(zero_copy_only=False) == "exit") & (
         stored.column("session_id").is_null().to_numpy(zero_copy_only=False) != (sid[:n_stored] < 0))
     return len(new_index), len(pairing.status), _rollup_changes(
@@ -622,27 +627,39 @@ def _store_part(conn: psycopg.Connection, upload_id: int, part: _Part, quality: 
 
 
 def _part_rollups(merged: _Merged, kept: np.ndarray, sid: np.ndarray, pairing: Pairing,
-                  keys: np.ndarray) -> tuple[pa.Table, np.ndarray, np.ndarray]:
-    """A first load's part: its rollup rows and presence spans, from its kept events and
-    their sessions (SPEC §7: complete sessions of positive length are present); `keys`
-    are the person keys of `merged.persons`."""
+                  keys: np.ndarray, n_stored: int, known_hours: np.ndarray, first_load: bool
+                  ) -> tuple[pa.Table, tuple[np.ndarray, np.ndarray] | None]:
+    """A part's rollup rows for the hours only its new events fill (those not in
+    `known_hours`): its new events there, and the sessions they open (every event of such
+    an hour is new, so every session entering in it is one of the part's). In a first
+    load also its persons' presence spans (SPEC §7: complete sessions of positive length).
+    `keys` are the person keys of `merged.persons`."""
     attribute_set = merged.attribute_set.fill_null(0).to_numpy()
+    events = kept[kept >= n_stored]
     opener = kept[pairing.entry_index]
-    person = merged.person_code[opener]
-    entry_ms = merged.ts_ms[opener]
+    sessions = np.arange(len(opener)) if first_load else np.flatnonzero(opener >= n_stored)
+    if len(known_hours):
+        events = events[~np.isin(merged.ts_ms[events] // HOUR_MS, known_hours)]
+        sessions = sessions[~np.isin(merged.ts_ms[opener[sessions]] // HOUR_MS, known_hours)]
 
-    def of_kept(values: np.ndarray) -> np.ndarray:  # no copy in the usual case
-        return values if len(kept) == len(values) else values[kept]
+    def take(values: np.ndarray, at: np.ndarray) -> np.ndarray:  # no copy for everything
+        return values if len(at) == len(values) else values[at]
 
+    entry = opener[sessions]
+    person = merged.person_code[entry]
+    entry_ms = merged.ts_ms[entry]
+    status, dwell_ms = take(pairing.status, sessions), take(pairing.dwell_ms, sessions)
     rows = rollup_rows(
-        EventColumns(of_kept(merged.ts_ms), of_kept(merged.camera_code), of_kept(attribute_set),
-                     keys[of_kept(merged.person_code)], of_kept(merged.kind), of_kept(sid) >= 0),
-        SessionColumns(entry_ms, merged.camera_code[opener], attribute_set[opener],
-                       keys[person], pairing.status, pairing.dwell_ms))
-    present = (pairing.status == SessionStatus.COMPLETE) & (pairing.dwell_ms > 0)
-    arrive, leave = presence_spans(person[present], entry_ms[present],
-                                   entry_ms[present] + pairing.dwell_ms[present])
-    return rows, arrive, leave
+        EventColumns(take(merged.ts_ms, events), take(merged.camera_code, events),
+                     take(attribute_set, events), keys[take(merged.person_code, events)],
+                     take(merged.kind, events), take(sid, events) >= 0),
+        SessionColumns(entry_ms, merged.camera_code[entry], attribute_set[entry], keys[person],
+                       status, dwell_ms))
+    if not first_load:
+        return rows, None
+    present = (status == SessionStatus.COMPLETE) & (dwell_ms > 0)
+    return rows, presence_spans(person[present], entry_ms[present],
+                                entry_ms[present] + dwell_ms[present])
 
 
 def _rollup_changes(event_ts_ms: np.ndarray, replaced: pa.Table, made: pa.Table,

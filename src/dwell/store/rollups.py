@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 
 from dwell.analytics.hourly import entered_since, reach
 from dwell.domain.hours import HOUR_MS, hour_runs, hourly_levels, hourly_presence
-from dwell.store.bulk import allocate_ids, copy_in
+from dwell.store.bulk import allocate_ids, copy_in, copy_out
 
 log = logging.getLogger(__name__)
 
@@ -215,23 +215,30 @@ def mark_stale(conn: psycopg.Connection) -> None:
     conn.execute("UPDATE rollup_state SET ready = false WHERE ready")
 
 
-def refresh(conn: psycopg.Connection, changes: Changes) -> None:
+def refresh(conn: psycopg.Connection, changes: Changes,
+            staged: StagedRollups | None = None) -> None:
     """Recompute the rollups of the changed hours and apply the recounts, or rebuild every
-    hour when they were stale. Runs in the caller's transaction, under the ingest lock."""
+    hour when they were stale. Hours the upload staged rows for (`StagedRollups`) are
+    written from those instead of recomputed. Runs in the caller's transaction, under the
+    ingest lock."""
     started = time.perf_counter()
     incremental = ready(conn)
+    own = np.zeros(0, np.int64)
     if incremental:
         _recount(conn, changes)
         runs = hour_runs(changes.hours)
+        if staged is not None:
+            own = staged.hours
+        recomputed = hour_runs(np.setdiff1d(changes.hours, own, assume_unique=True))
     else:
         bounds = conn.execute("SELECT min(ts), max(ts) FROM camera_events").fetchone()
         conn.execute("TRUNCATE rollup_hours, rollup_attributes, rollup_occupancy")
-        runs = [] if bounds is None or bounds[0] is None else [
+        runs = recomputed = [] if bounds is None or bounds[0] is None else [
             (_hour_of(bounds[0]), _hour_of(bounds[1]) + 1)]
         conn.execute("UPDATE rollup_state SET ready = true")
     if not runs:
         return
-    if incremental:
+    if incremental and staged is None:  # staging keyed the upload's persons already
         conn.execute("DROP TABLE IF EXISTS rollup_persons")
         conn.execute('CREATE TEMP TABLE rollup_persons (person_id text COLLATE "C")'
                      " ON COMMIT DROP")
@@ -239,62 +246,96 @@ def refresh(conn: psycopg.Connection, changes: Changes) -> None:
     conn.execute("DROP TABLE IF EXISTS rollup_runs")
     conn.execute("CREATE TEMP TABLE rollup_runs (lo timestamptz, hi timestamptz) ON COMMIT DROP")
     with conn.cursor().copy("COPY rollup_runs (lo, hi) FROM STDIN") as copy:
-        for lo, hi in runs:
+        for lo, hi in recomputed:
             copy.write_row((_instant(lo), _instant(hi)))
     conn.execute("ANALYZE rollup_runs")
     conn.execute("SET LOCAL work_mem = '256MB'")
-    conn.execute(_ADD_UPLOAD_PERSON_KEYS if incremental else _ADD_PERSON_KEYS)
+    if not incremental:
+        conn.execute(_ADD_PERSON_KEYS)
+    elif staged is None:
+        conn.execute(_ADD_UPLOAD_PERSON_KEYS)
     conn.execute("DELETE FROM rollup_hours h USING rollup_runs r WHERE h.hour >= r.lo AND h.hour < r.hi")
     conn.execute("DELETE FROM rollup_attributes h USING rollup_runs r"
                  " WHERE h.hour >= r.lo AND h.hour < r.hi")
-    conn.execute("DELETE FROM rollup_occupancy h USING rollup_runs r"
-                 " WHERE h.hour >= r.lo AND h.hour < r.hi")
-    conn.execute(_HOURS)
+    conn.execute("DELETE FROM rollup_occupancy h USING unnest(%s::timestamptz[], %s::timestamptz[])"
+                 " AS r(lo, hi) WHERE h.hour >= r.lo AND h.hour < r.hi",
+                 ([_instant(lo) for lo, _ in runs], [_instant(hi) for _, hi in runs]))
+    if recomputed:
+        conn.execute(_HOURS)
+    if staged is not None and len(own):
+        staged.write()
     _refresh_occupancy(conn, runs)
     log.info("rollups refreshed", extra={"hours": sum(hi - lo for lo, hi in runs),
-                                         "runs": len(runs),
+                                         "from_upload": len(own), "runs": len(runs),
                                          "seconds": round(time.perf_counter() - started, 3)})
 
 
-class FirstLoad:
-    """The rollups of a first load into an empty store, which are its own events' and
-    sessions' alone: each part's rows (`dwell.domain.rollup_rows`) are staged in a table
-    and its persons' presence spans kept, then `finish` adds the rows up and sweeps the
-    occupancy of every hour at once. Parts hold different persons, so both add up."""
+class StagedRollups:
+    """Rollup rows an upload makes from its own arrays (`dwell.domain.rollup_rows`), part by
+    part, for the hours only its own events fill: every hour of a first load into an empty
+    store, the hours no stored event was in for a later upload. They are staged in a table
+    and added up by `write` (parts hold different persons, so their rows add up); the SQL
+    refresh recomputes the other hours from the stored rows. A first load also keeps its
+    presence spans, to sweep the occupancy of every hour at once in `finish_first_load`."""
 
-    def __init__(self, conn: psycopg.Connection) -> None:
+    def __init__(self, conn: psycopg.Connection, *, first_load: bool) -> None:
         self._conn = conn
-        conn.execute("TRUNCATE rollup_hours, rollup_attributes, rollup_occupancy")
-        conn.execute("UPDATE rollup_state SET ready = true")
+        self.first_load = first_load
+        if first_load:
+            conn.execute("TRUNCATE rollup_hours, rollup_attributes, rollup_occupancy")
+            conn.execute("UPDATE rollup_state SET ready = true")
         conn.execute("DROP TABLE IF EXISTS rollup_parts")
         conn.execute(_PARTS_TABLE)
+        self._hours: list[np.ndarray] = []
         self._arrive: list[np.ndarray] = []
         self._leave: list[np.ndarray] = []
-        self._hours: list[int] = []
 
-    def add(self, rows: pa.Table, arrive: np.ndarray, leave: np.ndarray, *,
-            cameras: pa.Array) -> None:
-        """One part's rows (camera codes into `cameras`) and presence spans."""
+    def known_hours(self, hours: np.ndarray) -> np.ndarray:
+        """Which of these hours (UTC hour numbers) held stored events before the upload."""
+        if self.first_load or len(hours) == 0:
+            return np.zeros(0, np.int64)
+        rows = self._conn.execute(
+            "SELECT DISTINCT (extract(epoch FROM hour) / 3600)::bigint FROM rollup_hours"
+            " WHERE hour >= %s AND hour <= %s",
+            (_instant(int(hours.min())), _instant(int(hours.max())))).fetchall()
+        return np.array([row[0] for row in rows], dtype=np.int64)
+
+    def add(self, rows: pa.Table, *, cameras: pa.Array,
+            spans: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+        """One part's rows (camera codes into `cameras`) and, in a first load, its
+        presence spans."""
         copy_in(self._conn, "rollup_parts", rows.set_column(
             rows.column_names.index("camera"), "camera_id",
             cameras.cast(pa.string()).take(rows.column("camera"))))
-        self._arrive.append(arrive)
-        self._leave.append(leave)
-        hours = rows.column("hour").to_numpy()[rows.column("events").to_numpy() > 0]
-        if len(hours):
-            self._hours += [int(hours.min()), int(hours.max())]
+        self._hours.append(rows.column("hour").to_numpy()[rows.column("events").to_numpy() > 0])
+        if spans is not None:
+            self._arrive.append(spans[0])
+            self._leave.append(spans[1])
 
-    def finish(self) -> None:
-        started = time.perf_counter()
+    @property
+    def hours(self) -> np.ndarray:
+        """The distinct hours with events the staged rows fill."""
+        return np.unique(np.concatenate([np.zeros(0, np.int64), *self._hours]))
+
+    def write(self) -> None:
         self._conn.execute(_FROM_PARTS)
-        if self._hours:
-            first, end = min(self._hours), max(self._hours) + 1
+
+    def finish_first_load(self) -> None:
+        """Write the rows, and sweep the occupancy of every hour they span."""
+        started = time.perf_counter()
+        self.write()
+        hours = self.hours
+        if len(hours):
+            first, end = int(hours[0]), int(hours[-1]) + 1
             peaks, person_ms = hourly_levels(np.concatenate(self._arrive),
                                              np.concatenate(self._leave), first, end)
             _write_occupancy(self._conn, np.arange(first, end, dtype=np.int64), peaks, person_ms)
         log.info("rollups of a first load written", extra={
-            "hours": max(self._hours) - min(self._hours) + 1 if self._hours else 0,
+            "hours": int(hours[-1] - hours[0] + 1) if len(hours) else 0,
             "seconds": round(time.perf_counter() - started, 3)})
+
+
+_KNOWN_KEYS = pa.schema([("i", pa.int64()), ("key", pa.int64())])
 
 
 def person_keys(conn: psycopg.Connection, persons: pa.Array) -> np.ndarray:
@@ -309,11 +350,10 @@ def person_keys(conn: psycopg.Connection, persons: pa.Array) -> np.ndarray:
         "i": pa.array(np.arange(len(persons), dtype=np.int32)),
         "person_id": persons.cast(pa.string()).take(pa.array(order))}))
     keys = np.full(len(persons), -1, dtype=np.int64)   # in the order of the ids
-    known = conn.execute("SELECT p.i, k.person_key FROM key_persons p"
-                         " JOIN person_keys k USING (person_id)").fetchall()
-    if known:
-        at, key = np.array(known, dtype=np.int64).T
-        keys[at] = key
+    known = copy_out(conn, "SELECT p.i, k.person_key FROM key_persons p"
+                           " JOIN person_keys k USING (person_id)", _KNOWN_KEYS)
+    if known.num_rows:
+        keys[known.column("i").to_numpy()] = known.column("key").to_numpy()
     new = keys < 0
     first = allocate_ids(conn, "person_keys_person_key_seq", int(new.sum()))
     keys[new] = first + np.arange(int(new.sum()), dtype=np.int64)
@@ -321,7 +361,7 @@ def person_keys(conn: psycopg.Connection, persons: pa.Array) -> np.ndarray:
         "INSERT INTO person_keys (person_id, person_key) OVERRIDING SYSTEM VALUE"
         " SELECT p.person_id, %s + row_number() OVER (ORDER BY p.i) - 1 FROM key_persons p"
         " WHERE NOT EXISTS (SELECT 1 FROM person_keys k WHERE k.person_id = p.person_id)"
-        if known else
+        if known.num_rows else
         "INSERT INTO person_keys (person_id, person_key) OVERRIDING SYSTEM VALUE"
         " SELECT person_id, %s + i FROM key_persons ORDER BY i", (first,))
     in_order = np.empty_like(keys)
