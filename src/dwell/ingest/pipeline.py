@@ -590,6 +590,7 @@ def _store_part(conn: psycopg.Connection, upload_id: int, part: _Part, quality: 
             max_session_ms=int(options.max_session_s * 1000),
         )
         progress("storing", rows, 0.5)
+        pa.default_memory_pool().release_unused()  # the pairing's scratch, before the COPY
         person_keys = None if keys is None else keys.result()
 
         n_stored = stored.num_rows
@@ -612,10 +613,12 @@ def _store_part(conn: psycopg.Connection, upload_id: int, part: _Part, quality: 
         copy_in(conn, "camera_events", _event_table(
             new_events, upload_id, event_ids[new_index], merged.ts_ms[new_index],
             merged.kind[new_index], sid[new_index], dwell[new_index]))
+        made_rollups = None if part_rollups is None else part_rollups.result()
+        pa.default_memory_pool().release_unused()  # the grouping's scratch, as above
         sessions = _session_table(pairing, session_ids, kept, merged, event_ids)
         copy_in(conn, "person_sessions", sessions)
-        if staged is not None and part_rollups is not None:
-            rows, spans = part_rollups.result()
+        if staged is not None and made_rollups is not None:
+            rows, spans = made_rollups
             staged.add(rows, cameras=merged.cameras, spans=spans)
             if staged.first_load:
                 return len(new_index), len(pairing.status), rollup_store.Changes.none()
