@@ -3,7 +3,9 @@
 An upload changes the events of the hours it adds to and the sessions of the keys it
 re-pairs, nothing else. Those hours are recomputed from the stored rows, so a rollup row is
 always exactly what a query over the events of its hour would say; a session that only went
-from open to missing_exit changes two counts of its hour instead.
+from open to missing_exit changes two counts of its hour instead. Hours that only the
+upload's own events fill (every hour of a first load) are written from the rows it made
+from its arrays (`StagedRollups`), which are the same rows.
 """
 
 from __future__ import annotations
