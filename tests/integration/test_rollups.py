@@ -392,3 +392,11 @@ def test_rollups_made_from_uploads_equal_those_the_stored_rows_give(
         keys = dict(conn.execute("SELECT person_id, person_key FROM person_keys").fetchall())
         assert {p: keys[p] for p in known} == known
         assert sorted(keys.values()) == list(range(1, len(keys) + 1))  # dense, none twice
+
+
+def test_a_refresh_of_current_rollups_without_the_uploads_staged_rows_is_refused(conn) -> None:
+    """Staging gives an upload's persons their keys: a refresh without it would leave new
+    persons out of the rows it recomputes, so it is an error, not a quiet miscount."""
+    assert rollups.ready(conn)
+    with pytest.raises(ValueError, match="staged rows"):
+        rollups.refresh(conn, rollups.Changes.none())

@@ -626,7 +626,7 @@ def _store_part(conn: psycopg.Connection, upload_id: int, part: _Part, quality: 
         stored.column("session_id").is_null().to_numpy(zero_copy_only=False) != (sid[:n_stored] < 0))
     return len(new_index), len(pairing.status), _rollup_changes(
         np.concatenate([merged.ts_ms[new_index], merged.ts_ms[:n_stored][orphan_flipped]]),
-        replaced, sessions, pc.unique(new_events.column("person_id")))
+        replaced, sessions)
 
 
 def _part_rollups(merged: _Merged, kept: np.ndarray, sid: np.ndarray, pairing: Pairing,
@@ -665,17 +665,15 @@ def _part_rollups(merged: _Merged, kept: np.ndarray, sid: np.ndarray, pairing: P
                                 entry_ms[present] + dwell_ms[present])
 
 
-def _rollup_changes(event_ts_ms: np.ndarray, replaced: pa.Table, made: pa.Table,
-                    persons: pa.Array) -> rollup_store.Changes:
+def _rollup_changes(event_ts_ms: np.ndarray, replaced: pa.Table,
+                    made: pa.Table) -> rollup_store.Changes:
     """What an upload changed in the rollups. Hours to recompute: those of its new events
     and of stored exits that became or stopped being orphans; and of every session that
     differs between those it replaced and those it made (a session is its opening entry,
     closing exit and status), at its entry and, if complete, under it. A session that only
     went from open to missing_exit (a returning person's next entry) is a recount of its
     hour instead: recomputing each such hour of the past cost more than the rest of the
-    upload. Re-pairing mostly makes again the sessions it replaced, which change nothing.
-    `persons`: the distinct persons of the new events, the only ones that can lack a
-    person key."""
+    upload. Re-pairing mostly makes again the sessions it replaced, which change nothing."""
     def columns(table: pa.Table) -> tuple[np.ndarray, ...]:
         entry, exit_, status, entry_ms, exit_ms = (table.column(name) for name in (
             "entry_event_id", "exit_event_id", "status", "entry_ts", "exit_ts"))
@@ -710,7 +708,7 @@ def _rollup_changes(event_ts_ms: np.ndarray, replaced: pa.Table, made: pa.Table,
         "missing_exit": pa.array((now == SessionStatus.MISSING_EXIT).astype(np.int64)
                                  - (was == SessionStatus.MISSING_EXIT)),
     })
-    return rollup_store.Changes(hours, recounts, persons)
+    return rollup_store.Changes(hours, recounts)
 
 
 def _with_attribute_sets(conn: psycopg.Connection, events: pa.Table,

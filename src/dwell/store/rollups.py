@@ -39,14 +39,6 @@ _ADD_PERSON_KEYS = """
     FROM rollup_runs r JOIN camera_events e ON e.ts >= r.lo AND e.ts < r.hi
     WHERE NOT EXISTS (SELECT 1 FROM person_keys k WHERE k.person_id = e.person_id)
 """
-# While the rollups are current every stored person has a key: only an upload's own persons
-# (table rollup_persons, distinct) can lack one. Reading them from the upload instead of
-# from its events in the store took a fifth of the refresh.
-_ADD_UPLOAD_PERSON_KEYS = """
-    INSERT INTO person_keys (person_id)
-    SELECT p.person_id FROM rollup_persons p
-    WHERE NOT EXISTS (SELECT 1 FROM person_keys k WHERE k.person_id = p.person_id)
-"""
 
 # Events by the hour of their timestamp, sessions by the hour of their entry: per hour,
 # camera and attribute combination into rollup_attributes, and their sums per hour and
@@ -127,9 +119,9 @@ _HOURS = """
 """
 
 
-# A first load into an empty store writes the rows dwell.domain.rollup_rows computes from
-# its own events and sessions, part by part, into this table; the parts hold different
-# persons, so the rows of one hour, camera and combination add up (members end to end).
+# The rows dwell.domain.rollup_rows computes from an upload's own events and sessions, part
+# by part (see StagedRollups); the parts hold different persons, so the rows of one hour,
+# camera and combination add up (members end to end).
 _PARTS_TABLE = """
     CREATE TEMP TABLE rollup_parts (
         hour bigint, camera_id text COLLATE "C", attribute_set integer,
@@ -177,21 +169,18 @@ _FROM_PARTS = """
 
 @dataclass(frozen=True)
 class Changes:
-    """What an upload changed in the rollups: hours to recompute, sessions that only went
-    between open and missing_exit, as count changes per (hour, camera_id) of entry (table:
-    hour (UTC hour number), camera_id, open, missing_exit), and the distinct persons of its
-    new events."""
+    """What an upload changed in the rollups: hours to recompute, and sessions that only
+    went between open and missing_exit, as count changes per (hour, camera_id) of entry
+    (table: hour (UTC hour number), camera_id, open, missing_exit)."""
 
     hours: np.ndarray
     recounts: pa.Table
-    persons: pa.Array
 
     @classmethod
     def none(cls) -> Changes:
         return cls(np.array([], dtype=np.int64), pa.table({
             "hour": pa.array([], pa.int64()), "camera_id": pa.array([], pa.string()),
-            "open": pa.array([], pa.int64()), "missing_exit": pa.array([], pa.int64())}),
-            pa.array([], pa.string()))
+            "open": pa.array([], pa.int64()), "missing_exit": pa.array([], pa.int64())}))
 
     @classmethod
     def combine(cls, parts: list[Changes]) -> Changes:
@@ -199,10 +188,8 @@ class Changes:
             return cls.none()
         recounts = pa.concat_tables([part.recounts for part in parts]).group_by(
             ["hour", "camera_id"]).aggregate([("open", "sum"), ("missing_exit", "sum")])
-        persons = pa.chunked_array([part.persons.cast(pa.string()) for part in parts])
         return cls(np.unique(np.concatenate([part.hours for part in parts])),
-                   recounts.rename_columns(["hour", "camera_id", "open", "missing_exit"]),
-                   pc.unique(persons))
+                   recounts.rename_columns(["hour", "camera_id", "open", "missing_exit"]))
 
 
 def ready(conn: psycopg.Connection) -> bool:
@@ -220,17 +207,19 @@ def mark_stale(conn: psycopg.Connection) -> None:
 def refresh(conn: psycopg.Connection, changes: Changes,
             staged: StagedRollups | None = None) -> None:
     """Recompute the rollups of the changed hours and apply the recounts, or rebuild every
-    hour when they were stale. Hours the upload staged rows for (`StagedRollups`) are
-    written from those instead of recomputed. Runs in the caller's transaction, under the
-    ingest lock."""
+    hour when they were stale. Hours the upload staged rows for (`StagedRollups`, which an
+    upload into current rollups needs: staging gave its persons their keys) are written
+    from those instead of recomputed. Runs in the caller's transaction, under the ingest
+    lock."""
     started = time.perf_counter()
     incremental = ready(conn)
     own = np.zeros(0, np.int64)
     if incremental:
+        if staged is None:
+            raise ValueError("an upload into current rollups refreshes them with its staged rows")
         _recount(conn, changes)
         runs = hour_runs(changes.hours)
-        if staged is not None:
-            own = staged.hours
+        own = staged.hours
         recomputed = hour_runs(np.setdiff1d(changes.hours, own, assume_unique=True))
     else:
         bounds = conn.execute("SELECT min(ts), max(ts) FROM camera_events").fetchone()
@@ -240,11 +229,6 @@ def refresh(conn: psycopg.Connection, changes: Changes,
         conn.execute("UPDATE rollup_state SET ready = true")
     if not runs:
         return
-    if incremental and staged is None:  # staging keyed the upload's persons already
-        conn.execute("DROP TABLE IF EXISTS rollup_persons")
-        conn.execute('CREATE TEMP TABLE rollup_persons (person_id text COLLATE "C")'
-                     " ON COMMIT DROP")
-        copy_in(conn, "rollup_persons", pa.table({"person_id": changes.persons}))
     conn.execute("DROP TABLE IF EXISTS rollup_runs")
     conn.execute("CREATE TEMP TABLE rollup_runs (lo timestamptz, hi timestamptz) ON COMMIT DROP")
     with conn.cursor().copy("COPY rollup_runs (lo, hi) FROM STDIN") as copy:
@@ -252,10 +236,8 @@ def refresh(conn: psycopg.Connection, changes: Changes,
             copy.write_row((_instant(lo), _instant(hi)))
     conn.execute("ANALYZE rollup_runs")
     conn.execute("SET LOCAL work_mem = '256MB'")
-    if not incremental:
+    if not incremental:  # an upload's staging keyed its own persons
         conn.execute(_ADD_PERSON_KEYS)
-    elif staged is None:
-        conn.execute(_ADD_UPLOAD_PERSON_KEYS)
     conn.execute("DELETE FROM rollup_hours h USING rollup_runs r WHERE h.hour >= r.lo AND h.hour < r.hi")
     conn.execute("DELETE FROM rollup_attributes h USING rollup_runs r"
                  " WHERE h.hour >= r.lo AND h.hour < r.hi")
