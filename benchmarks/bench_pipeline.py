@@ -10,8 +10,12 @@ Rows of the report (see benchmarks/README.md):
    pairing loop), measured on a sample and extrapolated linearly;
 6. a 10,000-event file through `dwell analyze` on the embedded PostgreSQL, start included.
 
-Every measured step runs in its own child process, so its peak RSS is its own (os.wait4), and
-every database step gets its own throw-away database, dropped afterwards.
+Every measured step runs in its own child process, so its peak RSS and CPU time are its own
+(os.wait4), and every database step gets its own throw-away database, dropped afterwards. Steps
+2 and 3 run `--repeat` times, alternately, and report the run with the median time: on a shared
+machine one run can be seconds off. On a server of this machine the CPU time of its processes
+is read from /proc around each of those runs, so the work a step costs is seen apart from the
+time it takes.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
@@ -57,6 +61,7 @@ SMALL_FILE_ROWS = 10_000
 # The full file is also analyzed in parts of this many rows, as files over 128 MB are.
 PART_ROWS = 500_000
 SMALL_FILE_RUNS = 3
+REPEATS = 3   # runs of steps 2 and 3 in a full run; the median run is reported
 ORM_CHUNK_ROWS = 1_000
 COPY_BLOCK_BYTES = 1 << 20
 DEFAULT_SEED = 20_241_126
@@ -130,6 +135,7 @@ class ChildRun:
     returncode: int
     stdout: str
     stderr: str
+    cpu_s: float = 0.0   # user + system time of the child (and of children it waited for)
 
     @property
     def ok(self) -> bool:
@@ -158,7 +164,8 @@ def run_child(command: list[str], env: dict[str, str] | None = None,
         out.seek(0)
         err.seek(0)
         return ChildRun(seconds, usage.ru_maxrss * 1024, process.returncode,
-                        out.read().decode(errors="replace"), err.read().decode(errors="replace"))
+                        out.read().decode(errors="replace"), err.read().decode(errors="replace"),
+                        usage.ru_utime + usage.ru_stime)
 
 
 def run_step(name: str, **params: Any) -> tuple[dict[str, Any] | None, ChildRun]:
@@ -181,6 +188,42 @@ class Server:
     kind: str                  # "local" or "embedded"
     description: str
     settings: dict[str, str] = field(default_factory=dict)
+    cpu_clock: Callable[[], float] | None = None   # CPU seconds of its processes so far
+
+
+def server_cpu_clock(conninfo: str) -> Callable[[], float] | None:
+    """The CPU seconds the server's processes have used so far, when the server runs on this
+    machine and /proc shows it: the postmaster's own and reaped children's time, plus that of
+    its live children (backends, parallel workers, background processes). None otherwise."""
+    try:
+        with psycopg.connect(with_dbname(conninfo, "postgres")) as conn:
+            data_dir = conn.execute("SHOW data_directory").fetchone()[0]  # type: ignore[index]
+        pid = int((Path(data_dir) / "postmaster.pid").read_text().split()[0])
+        if not _proc_stat(pid):
+            return None
+    except (psycopg.Error, OSError, ValueError, IndexError):
+        return None
+    ticks = os.sysconf("SC_CLK_TCK")
+
+    def clock() -> float:
+        total = 0
+        for entry in os.scandir("/proc"):
+            if entry.name.isdigit() and (stat := _proc_stat(int(entry.name))):
+                if int(entry.name) == pid:
+                    total += sum(int(v) for v in stat[11:15])   # utime stime cutime cstime
+                elif int(stat[1]) == pid:                        # a child of the postmaster
+                    total += int(stat[11]) + int(stat[12])
+        return total / ticks
+
+    return clock
+
+
+def _proc_stat(pid: int) -> list[str] | None:
+    """/proc/PID/stat's fields after the command name (state first), or None."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].split()
+    except (OSError, IndexError):
+        return None
 
 
 SERVER_SETTINGS = ("server_version", "shared_buffers", "work_mem", "maintenance_work_mem",
@@ -221,6 +264,7 @@ def _described(server: Server) -> Server:
         for name in SERVER_SETTINGS:
             server.settings[name] = conn.execute(
                 "SELECT current_setting(%s)", (name,)).fetchone()[0]  # type: ignore[index]
+    server.cpu_clock = server_cpu_clock(server.conninfo)
     return server
 
 
@@ -285,7 +329,7 @@ def run_analyze(path: Path, database_url: str | None, data_dir: Path,
         env["DATABASE_URL"] = database_url
     run = run_child([str(dwell_command()), "analyze", str(path), "--json"], env=env)
     result: dict[str, Any] = {"seconds": run.seconds, "peak_rss_bytes": run.peak_rss_bytes,
-                              "ok": run.ok}
+                              "client_cpu_s": run.cpu_s, "ok": run.ok}
     if not run.ok:
         result["error"] = run.failure()
         return result
@@ -564,11 +608,13 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
     sample_rows = min(args.original_rows or (QUICK_ORIGINAL_SAMPLE_ROWS if args.quick
                                              else ORIGINAL_SAMPLE_ROWS), rows)
     small_runs = 1 if args.quick else SMALL_FILE_RUNS
+    repeats = args.repeat or (1 if args.quick else REPEATS)
     load_start = os.getloadavg()[0]
     commit, src_dirty = git_commit()
     result: dict[str, Any] = {
         "date": date.today().isoformat(), "commit": commit, "src_uncommitted_changes": src_dirty,
-        "quick": args.quick, "rows": rows, "seed": args.seed, "machine": machine(),
+        "quick": args.quick, "rows": rows, "seed": args.seed, "repeats": repeats,
+        "machine": machine(),
         "steps": {}, "notes": [],
     }
     steps = result["steps"]
@@ -584,29 +630,36 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
                             "settings": server.settings}
         log(f"server: {server.description}")
 
-        log("2/6 dwell analyze (server)")
-        steps["analyze"] = run_analyze(path, server.conninfo, DATA_DIR / "embedded")
-        _report_failure("analyze", steps["analyze"])
+        log(f"2-3/6 dwell analyze (server) and the storage floor (COPY + indexes), "
+            f"alternately, {repeats} run(s) each")
+        analyze_runs, floor_runs = [], []
+        for run in range(1, repeats + 1):
+            log(f"   run {run}/{repeats}: dwell analyze")
+            analyze_runs.append(with_server_cpu(server, lambda: run_analyze(
+                path, server.conninfo, DATA_DIR / "embedded")))
+            _report_failure("analyze", analyze_runs[-1])
+            log(f"   run {run}/{repeats}: storage floor")
+            floor_runs.append(with_server_cpu(server, lambda: _measured_step(
+                "copy", server=server.conninfo, path=str(path))))
+        steps["analyze"] = median_run(analyze_runs, lambda r: r["seconds"])
+        steps["storage_floor"] = median_run(floor_runs, lambda r: r["copy_s"] + r["index_s"])
 
         log(f"   the same file in parts of {PART_ROWS:,} rows, as a larger file would be")
-        steps["analyze_in_parts"] = run_analyze(
+        steps["analyze_in_parts"] = with_server_cpu(server, lambda: run_analyze(
             path, server.conninfo, DATA_DIR / "embedded",
-            {"DWELL_SPILL_ABOVE_BYTES": "0", "DWELL_PART_ROWS": str(PART_ROWS)})
+            {"DWELL_SPILL_ABOVE_BYTES": "0", "DWELL_PART_ROWS": str(PART_ROWS)}))
         _report_failure("analyze in parts", steps["analyze_in_parts"])
 
         if args.profile and steps["analyze"]["ok"]:
             log("   profiling dwell analyze (cProfile, not timed)")
             result["profile"] = profile_analyze(path, server.conninfo, DATA_DIR / "embedded")
 
-        log("3/6 storage floor: COPY + indexes")
-        steps["storage_floor"] = _measured_step("copy", server=server.conninfo, path=str(path))
-
         log("4/6 compute floor: DuckDB")
         steps["compute_floor"] = _measured_step("duckdb", path=str(path))
 
         log(f"5/6 original design on {sample_rows:,} rows")
-        original = _measured_step("original", server=server.conninfo, path=str(path),
-                                  rows=sample_rows)
+        original = with_server_cpu(server, lambda: _measured_step(
+            "original", server=server.conninfo, path=str(path), rows=sample_rows))
         if original.get("ok"):
             measured = original["insert_s"] + original["pairing_s"]
             original["measured_s"] = measured
@@ -644,13 +697,36 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
+def with_server_cpu(server: Server, measure: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """A step's result with the CPU seconds the server's processes used while it ran."""
+    before = server.cpu_clock() if server.cpu_clock else None
+    result = measure()
+    if before is not None and server.cpu_clock:
+        result["server_cpu_s"] = server.cpu_clock() - before
+    return result
+
+
+def median_run(runs: list[dict[str, Any]], seconds: Callable[[dict[str, Any]], float]
+               ) -> dict[str, Any]:
+    """The run with the median time (the lower one of an even count), with every run's time
+    and the highest peak memory of them; the first failed run if any failed."""
+    failed = [run for run in runs if not run.get("ok")]
+    if failed:
+        return failed[0]
+    chosen = dict(sorted(runs, key=seconds)[(len(runs) - 1) // 2])
+    chosen["runs_s"] = [seconds(run) for run in runs]
+    chosen["peak_rss_bytes"] = max(run["peak_rss_bytes"] for run in runs)
+    return chosen
+
+
 def _measured_step(name: str, **params: Any) -> dict[str, Any]:
     outcome, run = run_step(name, **params)
     if outcome is None:
         failed = {"ok": False, "error": run.failure(), "peak_rss_bytes": run.peak_rss_bytes}
         _report_failure(name, failed)
         return failed
-    return {"ok": True, **outcome, "peak_rss_bytes": run.peak_rss_bytes}
+    return {"ok": True, **outcome, "peak_rss_bytes": run.peak_rss_bytes,
+            "client_cpu_s": run.cpu_s}
 
 
 def _report_failure(name: str, step: dict[str, Any]) -> None:
@@ -687,12 +763,18 @@ def ratios(steps: dict[str, Any]) -> dict[str, Any]:
     original_vs_analyze = ratio(original, analyze)
     peak = steps["analyze"]["peak_rss_bytes"] if analyze is not None else None
     small = steps["small_file"]["median_s"]
+    analyze_cpu, floor_cpu = cpu_seconds(steps["analyze"]), cpu_seconds(floor)
+    cores = os.cpu_count() or 1
     checks = [
         Check("analyze / (COPY + index)", analyze_vs_storage, f"<= {ANALYZE_VS_STORAGE_MAX}x",
               None if analyze_vs_storage is None else analyze_vs_storage <= ANALYZE_VS_STORAGE_MAX),
         Check("original design (extrapolated) / analyze", original_vs_analyze,
               f">= {ORIGINAL_VS_ANALYZE_MIN:g}x",
               None if original_vs_analyze is None else original_vs_analyze >= ORIGINAL_VS_ANALYZE_MIN),
+        Check("analyze / (COPY + index), CPU work (client + server)",
+              ratio(analyze_cpu, floor_cpu), "(no target)", None),
+        Check(f"analyze CPU work / {cores} cores: least possible wall time",
+              None if analyze_cpu is None else analyze_cpu / cores, "(no target)", None, " s"),
         Check("analyze / DuckDB", ratio(analyze, duck), "(no target)", None),
         Check("analyze in parts / analyze (time)", ratio(in_parts, analyze), "(no target)", None),
         Check("analyze in parts / analyze (peak memory)",
@@ -709,6 +791,26 @@ def ratios(steps: dict[str, Any]) -> dict[str, Any]:
     return {c.name: asdict(c) for c in checks}
 
 
+def cpu_seconds(step: dict[str, Any]) -> float | None:
+    """Client plus server CPU seconds of a step, when both were measured."""
+    if not step.get("ok") or "server_cpu_s" not in step or "client_cpu_s" not in step:
+        return None
+    return step["client_cpu_s"] + step["server_cpu_s"]
+
+
+def _cpu(step: dict[str, Any]) -> str:
+    if not step.get("ok") or "client_cpu_s" not in step:
+        return "-"
+    if "server_cpu_s" not in step:
+        return f"{step['client_cpu_s']:,.1f}"
+    return f"{step['client_cpu_s']:,.1f} + {step['server_cpu_s']:,.1f}"
+
+
+def _runs(step: dict[str, Any]) -> str:
+    runs = step.get("runs_s") or []
+    return f" (median of {', '.join(_num(s) for s in runs)})" if len(runs) > 1 else ""
+
+
 def _num(value: float | None, digits: int = 2) -> str:
     return "-" if value is None else f"{value:,.{digits}f}"
 
@@ -721,65 +823,67 @@ def _mb(value: int | None) -> str:
     return "-" if not value else f"{value / 1e6:,.0f} MB"
 
 
-def table_rows(result: dict[str, Any]) -> list[tuple[str, str, str, str]]:
-    """(step, seconds, rows/s, peak memory) for every measured line."""
+def table_rows(result: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
+    """(step, seconds, rows/s, peak memory, CPU seconds) for every measured line."""
     steps = result["steps"]
     rows = result["rows"]
-    out: list[tuple[str, str, str, str]] = []
+    out: list[tuple[str, str, str, str, str]] = []
     gen = steps["generate"]
     out.append((f"1. generate CSV ({gen['bytes'] / 1e6:,.0f} MB)",
                 "reused" if gen["reused"] else _num(gen["seconds"]),
-                "-" if gen["reused"] else _rate(rows, gen["seconds"]), "-"))
+                "-" if gen["reused"] else _rate(rows, gen["seconds"]), "-", "-"))
     analyze = steps["analyze"]
-    where = result["server"]["kind"]
-    if analyze["ok"]:
-        out.append((f"2. dwell analyze --json ({where} server)", _num(analyze["seconds"]),
-                    _rate(rows, analyze["seconds"]), _mb(analyze["peak_rss_bytes"])))
-    else:
-        out.append((f"2. dwell analyze --json ({where} server)", "FAILED", "-", "-"))
+    label = f"2. dwell analyze --json ({result['server']['kind']} server){_runs(analyze)}"
+    out.append((label, _num(analyze["seconds"]), _rate(rows, analyze["seconds"]),
+                _mb(analyze["peak_rss_bytes"]), _cpu(analyze)) if analyze["ok"]
+               else (label, "FAILED", "-", "-", "-"))
     parts = steps.get("analyze_in_parts")
     if parts:
         label = f"2'. same, spilled in parts of {PART_ROWS:,} rows"
         out.append((label, _num(parts["seconds"]), _rate(rows, parts["seconds"]),
-                    _mb(parts["peak_rss_bytes"])) if parts["ok"] else (label, "FAILED", "-", "-"))
+                    _mb(parts["peak_rss_bytes"]), _cpu(parts)) if parts["ok"]
+                   else (label, "FAILED", "-", "-", "-"))
     floor = steps["storage_floor"]
     if floor.get("ok"):
         total = floor["copy_s"] + floor["index_s"]
         out += [("3a. PostgreSQL COPY", _num(floor["copy_s"]), _rate(rows, floor["copy_s"]),
-                 _mb(floor["peak_rss_bytes"])),
+                 _mb(floor["peak_rss_bytes"]), "-"),
                 ("3b. index build (3 indexes)", _num(floor["index_s"]),
-                 _rate(rows, floor["index_s"]), "-"),
-                ("3. storage floor: COPY + index", _num(total), _rate(rows, total), "-")]
+                 _rate(rows, floor["index_s"]), "-", "-"),
+                (f"3. storage floor: COPY + index{_runs(floor)}", _num(total),
+                 _rate(rows, total), "-", _cpu(floor))]
     else:
-        out.append(("3. storage floor: COPY + index", "FAILED", "-", "-"))
+        out.append(("3. storage floor: COPY + index", "FAILED", "-", "-", "-"))
     duck = steps["compute_floor"]
     out.append(("4. compute floor: DuckDB pairing + KPIs",
                 _num(duck["seconds"]) if duck.get("ok") else "FAILED",
-                _rate(rows, duck.get("seconds")), _mb(duck.get("peak_rss_bytes"))))
+                _rate(rows, duck.get("seconds")), _mb(duck.get("peak_rss_bytes")), _cpu(duck)))
     original = steps["original"]
     if original.get("ok"):
         sample = original["rows"]
         out += [(f"5a. original design, {sample:,} rows: ORM inserts",
                  _num(original["insert_s"]), _rate(sample, original["insert_s"]),
-                 _mb(original["peak_rss_bytes"])),
+                 _mb(original["peak_rss_bytes"]), "-"),
                 (f"5b. original design, {sample:,} rows: Python pairing",
-                 _num(original["pairing_s"]), _rate(sample, original["pairing_s"]), "-"),
+                 _num(original["pairing_s"]), _rate(sample, original["pairing_s"]), "-",
+                 "-"),
                 (f"5. original design, extrapolated to {rows:,} rows",
-                 _num(original["extrapolated_s"]), _rate(rows, original["extrapolated_s"]), "-")]
+                 _num(original["extrapolated_s"]), _rate(rows, original["extrapolated_s"]), "-",
+                 "-")]
     else:
-        out.append(("5. original design", "FAILED", "-", "-"))
+        out.append(("5. original design", "FAILED", "-", "-", "-"))
     small = steps["small_file"]
     label = f"6. {small['rows']:,}-event file, embedded PostgreSQL"
     if small["ok"]:
         runs = ", ".join(_num(r["seconds"]) for r in small["runs"])
         out.append((f"{label} (median of {runs})", _num(small["median_s"]),
-                    _rate(small["rows"], small["median_s"]), _mb(small["peak_rss_bytes"])))
+                    _rate(small["rows"], small["median_s"]), _mb(small["peak_rss_bytes"]), "-"))
     else:
-        out.append((label, "FAILED", "-", "-"))
+        out.append((label, "FAILED", "-", "-", "-"))
     if small.get("cold_start", {}).get("ok"):
         cold = small["cold_start"]
         out.append(("6'. same, first use (initdb), not in the median", _num(cold["seconds"]),
-                    "-", _mb(cold["peak_rss_bytes"])))
+                    "-", _mb(cold["peak_rss_bytes"]), "-"))
     return out
 
 
@@ -832,7 +936,7 @@ def markdown_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
     return "\n".join(lines)
 
 
-STEP_HEADER = ("step", "seconds", "rows/s", "peak memory")
+STEP_HEADER = ("step", "seconds", "rows/s", "peak memory", "CPU s (client + server)")
 CHECK_HEADER = ("ratio / measure", "value", "target", "result")
 KPI_HEADER = ("KPI", "dwell analyze", "in parts", "DuckDB floor")
 
@@ -951,6 +1055,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="PostgreSQL server for steps 2, 3 and 5 (embedded when unreachable)")
     parser.add_argument("--wait-synth", type=float, default=900.0, metavar="SECONDS",
                         help="how long to poll for dwell.synth when it is not importable yet")
+    parser.add_argument("--repeat", type=int, metavar="N",
+                        help=f"runs of dwell analyze and of the storage floor, alternately; the "
+                             f"median is reported (default {REPEATS}, --quick 1)")
     parser.add_argument("--profile", action="store_true",
                         help="also run dwell analyze under cProfile and list where time goes")
     parser.add_argument("--step", choices=sorted(STEPS), help=argparse.SUPPRESS)
