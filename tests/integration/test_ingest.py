@@ -10,6 +10,7 @@ import psycopg
 import pytest
 
 from dwell.ingest.errors import UploadRejected
+from dwell.ingest import pipeline
 from dwell.ingest.pipeline import IngestOptions, ingest_file
 from dwell.store import uploads
 
@@ -260,3 +261,29 @@ def test_a_large_first_load_builds_indexes_after_and_keeps_every_rule(conn, tmp_
     again = ingest_file(conn, path)  # the store is no longer empty: the normal path
     assert again.events_stored == 0 and again.quality.duplicate_events == 5000
     assert count(conn, "camera_events") == 5000
+
+
+def test_statistics_are_refreshed_after_uploads_that_grow_the_store_by_a_tenth(
+        conn, tmp_path, monkeypatch):
+    monkeypatch.setattr(pipeline, "ANALYZE_AFTER_ROWS", 10)
+
+    def upload(events: int, day: int) -> None:
+        rows = "".join(f"2024-03-{day:02d} 10:{i // 60:02d}:{i % 60:02d},p{i},cam1,entry\n"
+                       for i in range(events))
+        ingest_file(conn, write(tmp_path, HEADER + rows, f"day{day}.csv"))
+
+    def analyses() -> int:
+        conn.execute("SELECT pg_stat_clear_snapshot()")
+        return conn.execute("SELECT analyze_count FROM pg_stat_user_tables"
+                            " WHERE relname = 'camera_events'").fetchone()[0]
+
+    start = analyses()
+    upload(200, 4)           # into an empty store
+    assert analyses() == start + 1
+    upload(15, 5)            # 15 < 10% of 200: left to autovacuum
+    assert analyses() == start + 1
+    upload(9, 6)             # under ANALYZE_AFTER_ROWS
+    assert analyses() == start + 1
+    upload(21, 7)            # 21 >= 10% of 200 (the count of the last analysis)
+    assert analyses() == start + 2
+    assert count(conn, "camera_events") == 245
