@@ -7,11 +7,13 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import psycopg
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from reference import E, O, X, reference
 from storage import empty_store
 
+from dwell.ingest import pipeline
 from dwell.ingest.pipeline import IngestOptions, ingest_file
 from dwell.ingest.spill import Partitioning
 
@@ -23,6 +25,8 @@ TABLES = "camera_events, person_sessions, rejected_rows, attributes, uploads"
 # Whole files, and files spilled to disk and processed in parts of a few rows each
 PARTITIONINGS = st.sampled_from([Partitioning(),
                                  Partitioning(spill_above_bytes=0, part_rows=4, buckets=4)])
+# How later files find their keys' stored rows: both shapes, whatever the store's size
+LOOKUPS = st.sampled_from([pipeline.BY_SCAN, pipeline.BY_PROBES])
 event = st.tuples(st.sampled_from(PERSONS), st.sampled_from(CAMERAS), st.integers(0, 30),
                   st.sampled_from([E, E, X, X, O]))
 
@@ -65,11 +69,13 @@ def expected_sessions(rows: list[tuple], window_s: int, max_session_s: int) -> l
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(rows=st.lists(event, min_size=1, max_size=30), split=st.randoms(use_true_random=False),
        b_first=st.booleans(), window_s=st.sampled_from([0, 3]),
-       max_session_s=st.sampled_from([86400, 10]), partitioning=PARTITIONINGS)
+       max_session_s=st.sampled_from([86400, 10]), partitioning=PARTITIONINGS, lookups=LOOKUPS)
 def test_random_streams_split_into_files_pair_like_the_reference(
-        clean_database_url, tmp_path, rows, split, b_first, window_s, max_session_s,
-        partitioning):
-    with psycopg.connect(clean_database_url, autocommit=True) as conn:
+        clean_database_url, tmp_path, monkeypatch, rows, split, b_first, window_s,
+        max_session_s, partitioning, lookups):
+    with psycopg.connect(clean_database_url, autocommit=True) as conn, \
+            monkeypatch.context() as patch:
+        patch.setattr(pipeline, "choose_lookups", lambda keys, sessions: lookups)
         empty_store(conn)
         in_a = [split.random() < 0.5 for _ in rows]
         file_a = write_csv(tmp_path / "a.csv", [r for r, a in zip(rows, in_a) if a] or rows[:1])
@@ -96,12 +102,15 @@ def _orphans(rows, window_s, max_session_s):
 @given(rows=st.lists(event, min_size=1, max_size=40),
        cuts=st.lists(st.integers(0, 31), min_size=1, max_size=3),
        order=st.randoms(use_true_random=False), window_s=st.sampled_from([0, 3]),
-       max_session_s=st.sampled_from([86400, 10]), partitioning=PARTITIONINGS)
+       max_session_s=st.sampled_from([86400, 10]), partitioning=PARTITIONINGS, lookups=LOOKUPS)
 def test_files_covering_successive_periods_pair_like_the_reference(
-        clean_database_url, tmp_path, rows, cuts, order, window_s, max_session_s, partitioning):
+        clean_database_url, tmp_path, monkeypatch, rows, cuts, order, window_s, max_session_s,
+        partitioning, lookups):
     """The usual way data arrives: each file a later period, sometimes late or overlapping.
     Later files re-pair only from each key's cut, which must not change any session."""
-    with psycopg.connect(clean_database_url, autocommit=True) as conn:
+    with psycopg.connect(clean_database_url, autocommit=True) as conn, \
+            monkeypatch.context() as patch:
+        patch.setattr(pipeline, "choose_lookups", lambda keys, sessions: lookups)
         empty_store(conn)
         bounds = [0, *sorted(cuts), 31]
         parts = [[r for r in rows if lo <= r[2] < hi] for lo, hi in zip(bounds, bounds[1:])]
@@ -118,3 +127,28 @@ def test_files_covering_successive_periods_pair_like_the_reference(
             " WHERE e.id IN (s.entry_event_id, s.exit_event_id)").fetchone()[0]
         assert session_events == conn.execute(
             "SELECT count(*) + count(exit_event_id) FROM person_sessions").fetchone()[0]
+
+
+@pytest.mark.parametrize("lookups", [pipeline.BY_SCAN, pipeline.BY_PROBES], ids=["scan", "probes"])
+def test_a_later_file_repairs_each_key_from_its_cut_either_way(conn, tmp_path, monkeypatch,
+                                                               lookups):
+    """p1 has two complete visits before the later file: it is re-paired from the second's
+    exit, which stays that visit's. p2's only complete visit ends at the instant p2 entered
+    again: no cut there, p2 is re-paired whole, and the later exit closes the second visit."""
+    monkeypatch.setattr(pipeline, "choose_lookups", lambda keys, sessions: lookups)
+    earlier = [("p1", "c1", 10, E), ("p1", "c1", 20, X), ("p1", "c1", 40, E), ("p1", "c1", 50, X),
+               ("p2", "c1", 10, E), ("p2", "c1", 20, X), ("p2", "c1", 20, E)]
+    later = [("p1", "c1", 60, E), ("p1", "c1", 70, X), ("p2", "c1", 30, X)]
+    for name, rows in (("earlier.csv", earlier), ("later.csv", later)):
+        ingest_file(conn, write_csv(tmp_path / name, rows))
+    assert stored_sessions(conn) == sorted([
+        ("p1", "c1", 10, 20, "complete", 10), ("p1", "c1", 40, 50, "complete", 10),
+        ("p1", "c1", 60, 70, "complete", 10),
+        ("p2", "c1", 10, 20, "complete", 10), ("p2", "c1", 20, 30, "complete", 10),
+    ], key=repr) == expected_sessions(earlier + later, 0, 86400)
+    unpaired = conn.execute("SELECT count(*) FROM camera_events WHERE session_id IS NULL")
+    assert unpaired.fetchone()[0] == 0
+    entries_and_exits = conn.execute(
+        "SELECT count(*) FROM camera_events e JOIN person_sessions s ON s.id = e.session_id"
+        " WHERE e.id IN (s.entry_event_id, s.exit_event_id)").fetchone()[0]
+    assert entries_and_exits == 10
