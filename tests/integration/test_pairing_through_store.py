@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 from reference import E, O, X, reference
 from storage import empty_store
 
-from dwell.ingest import pipeline
 from dwell.ingest.pipeline import IngestOptions, ingest_file
 from dwell.ingest.spill import Partitioning
+from dwell.store import touched
 
 BASE = datetime(2024, 3, 4, 9, 0, tzinfo=timezone.utc)
 KIND_WORD = {E: "entry", X: "exit", O: "pass_by"}
@@ -26,7 +26,7 @@ TABLES = "camera_events, person_sessions, rejected_rows, attributes, uploads"
 PARTITIONINGS = st.sampled_from([Partitioning(),
                                  Partitioning(spill_above_bytes=0, part_rows=4, buckets=4)])
 # How later files find their keys' stored rows: both shapes, whatever the store's size
-LOOKUPS = st.sampled_from([pipeline.BY_SCAN, pipeline.BY_PROBES])
+LOOKUPS = st.sampled_from([touched.BY_SCAN, touched.BY_PROBES])
 event = st.tuples(st.sampled_from(PERSONS), st.sampled_from(CAMERAS), st.integers(0, 30),
                   st.sampled_from([E, E, X, X, O]))
 
@@ -75,7 +75,7 @@ def test_random_streams_split_into_files_pair_like_the_reference(
         max_session_s, partitioning, lookups):
     with psycopg.connect(clean_database_url, autocommit=True) as conn, \
             monkeypatch.context() as patch:
-        patch.setattr(pipeline, "choose_lookups", lambda keys, sessions: lookups)
+        patch.setattr(touched, "choose_lookups", lambda keys, sessions: lookups)
         empty_store(conn)
         in_a = [split.random() < 0.5 for _ in rows]
         file_a = write_csv(tmp_path / "a.csv", [r for r, a in zip(rows, in_a) if a] or rows[:1])
@@ -110,7 +110,7 @@ def test_files_covering_successive_periods_pair_like_the_reference(
     Later files re-pair only from each key's cut, which must not change any session."""
     with psycopg.connect(clean_database_url, autocommit=True) as conn, \
             monkeypatch.context() as patch:
-        patch.setattr(pipeline, "choose_lookups", lambda keys, sessions: lookups)
+        patch.setattr(touched, "choose_lookups", lambda keys, sessions: lookups)
         empty_store(conn)
         bounds = [0, *sorted(cuts), 31]
         parts = [[r for r in rows if lo <= r[2] < hi] for lo, hi in zip(bounds, bounds[1:])]
@@ -129,13 +129,13 @@ def test_files_covering_successive_periods_pair_like_the_reference(
             "SELECT count(*) + count(exit_event_id) FROM person_sessions").fetchone()[0]
 
 
-@pytest.mark.parametrize("lookups", [pipeline.BY_SCAN, pipeline.BY_PROBES], ids=["scan", "probes"])
+@pytest.mark.parametrize("lookups", [touched.BY_SCAN, touched.BY_PROBES], ids=["scan", "probes"])
 def test_a_later_file_repairs_each_key_from_its_cut_either_way(conn, tmp_path, monkeypatch,
                                                                lookups):
     """p1 has two complete visits before the later file: it is re-paired from the second's
     exit, which stays that visit's. p2's only complete visit ends at the instant p2 entered
     again: no cut there, p2 is re-paired whole, and the later exit closes the second visit."""
-    monkeypatch.setattr(pipeline, "choose_lookups", lambda keys, sessions: lookups)
+    monkeypatch.setattr(touched, "choose_lookups", lambda keys, sessions: lookups)
     earlier = [("p1", "c1", 10, E), ("p1", "c1", 20, X), ("p1", "c1", 40, E), ("p1", "c1", 50, X),
                ("p2", "c1", 10, E), ("p2", "c1", 20, X), ("p2", "c1", 20, E)]
     later = [("p1", "c1", 60, E), ("p1", "c1", 70, X), ("p2", "c1", 30, X)]

@@ -28,10 +28,9 @@ from dwell.analytics.kpis import kpi_counts, kpi_document, kpis
 from dwell.analytics.occupancy import occupancy_sweep
 from dwell.analytics.timeseries import bucket_counts, series, timeseries
 from dwell.domain.hours import hour_runs, touched_hours
-from dwell.ingest import pipeline
 from dwell.ingest.pipeline import IngestOptions, ingest_file, rebuild_rollups
 from dwell.ingest.spill import Partitioning
-from dwell.store import rollups
+from dwell.store import rollups, touched
 
 pytestmark = pytest.mark.integration
 
@@ -372,7 +371,7 @@ def rollup_tables(conn: psycopg.Connection) -> dict[str, list]:
 @given(rows=st.lists(crowded_event, min_size=1, max_size=60), split=st.randoms(use_true_random=False),
        files=st.integers(1, 3), partitioning=PARTITIONINGS,
        known_persons=st.lists(st.sampled_from(["P1", "P3", "P9"]), unique=True),
-       lookups=st.sampled_from([pipeline.BY_SCAN, pipeline.BY_PROBES]))
+       lookups=st.sampled_from([touched.BY_SCAN, touched.BY_PROBES]))
 def test_rollups_made_from_uploads_equal_those_the_stored_rows_give(
         clean_database_url, tmp_path, monkeypatch, rows, split, files, partitioning,
         known_persons, lookups) -> None:
@@ -383,7 +382,7 @@ def test_rollups_made_from_uploads_equal_those_the_stored_rows_give(
     all deleted keeps them). Later uploads find their stored rows either way."""
     with psycopg.connect(clean_database_url, autocommit=True) as conn, \
             monkeypatch.context() as patch:
-        patch.setattr(pipeline, "choose_lookups", lambda keys, sessions: lookups)
+        patch.setattr(touched, "choose_lookups", lambda keys, sessions: lookups)
         empty_store(conn)
         conn.execute("INSERT INTO person_keys (person_id) SELECT unnest(%s::text[])",
                      (known_persons,))
