@@ -341,4 +341,3 @@ def test_order_independence_of_two_uploads():
     ab, ba = a + b, b + a
     assert sessions_of(ab, pair(ab)) == sessions_of(ba, pair(ba)) == [
         (1, 0, 10, COMPLETE, 10), (1, 10, 30, COMPLETE, 20), (2, 5, 5, COMPLETE, 0)]
-

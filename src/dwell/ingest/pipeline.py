@@ -43,7 +43,7 @@ from dwell.ingest.reader import FileLayout, MalformedRow, RawRows, iter_chunks, 
 from dwell.ingest.spill import DEFAULT_PARTITIONING, Partitioning, Spill
 from dwell.store import rollups as rollup_store
 from dwell.store import touched, uploads
-from dwell.store.bulk import allocate_ids, copy_in, indexes_built_after
+from dwell.store.bulk import allocate_ids, copy_in, estimated_rows, indexes_built_after
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +126,7 @@ def ingest_file(conn: psycopg.Connection, path: Path, options: IngestOptions = I
     if upload_id is None:
         upload_id = uploads.create(conn, name, path.stat().st_size, content_sha256, options.as_dict())
     uploads.mark_processing(conn, upload_id)
-    events_before = touched.estimated_rows(conn, "camera_events")
+    events_before = estimated_rows(conn, "camera_events")
     now_ms = int(time.time() * 1000)  # one "now" for the future-tolerance check of every part
     try:
         layout = sniff(path)

@@ -1,4 +1,5 @@
-"""Bulk transfer between Arrow tables and PostgreSQL: COPY in both directions, id blocks."""
+"""Bulk transfer between Arrow tables and PostgreSQL: COPY in both directions, id blocks,
+table sizes."""
 
 from __future__ import annotations
 
@@ -143,6 +144,13 @@ def allocate_ids(conn: psycopg.Connection, sequence: str, count: int) -> int:
     first = conn.execute("SELECT nextval(%s::regclass)", (sequence,)).fetchone()[0]  # type: ignore[index]
     conn.execute("SELECT setval(%s::regclass, %s)", (sequence, first + count - 1))
     return int(first)
+
+
+def estimated_rows(conn: psycopg.Connection, table: str) -> float:
+    """The planner's count of a table's rows (0 before it was first analyzed)."""
+    return float(conn.execute(
+        "SELECT greatest(reltuples, 0) FROM pg_class WHERE oid = %s::regclass", (table,)
+    ).fetchone()[0])  # type: ignore[index]
 
 
 @contextmanager

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import psycopg
 import pyarrow as pa
 
-from dwell.store.bulk import copy_in, copy_out
+from dwell.store.bulk import copy_in, copy_out, estimated_rows
 
 UTC_MS = pa.timestamp("ms", tz="UTC")
 
@@ -153,10 +153,3 @@ def replace_sessions(conn: psycopg.Connection, lookups: KeyLookups) -> pa.Table:
     """Delete the touched keys' stored sessions after their cuts; return them
     (`REPLACED_SESSIONS`)."""
     return copy_out(conn, lookups.replace_sessions, REPLACED_SESSIONS)
-
-
-def estimated_rows(conn: psycopg.Connection, table: str) -> float:
-    """The planner's count of a table's rows (0 before it was first analyzed)."""
-    return float(conn.execute(
-        "SELECT greatest(reltuples, 0) FROM pg_class WHERE oid = %s::regclass", (table,)
-    ).fetchone()[0])  # type: ignore[index]
