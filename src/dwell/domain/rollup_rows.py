@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
+from dwell.domain.codes import group_codes
 from dwell.domain.hours import HOUR_MS
 from dwell.domain.sessions import SessionStatus
 from dwell.domain.vocabulary import EventKind
@@ -59,11 +60,12 @@ def rollup_rows(events: EventColumns, sessions: SessionColumns) -> pa.Table:
     ev_hour = np.asarray(events.ts_ms, np.int64) // HOUR_MS
     se_hour = np.asarray(sessions.entry_ms, np.int64) // HOUR_MS
     n_events = len(ev_hour)
-    keys, row_of = _group_codes(
-        np.concatenate([ev_hour, se_hour]),
-        np.concatenate([events.camera, sessions.camera], dtype=np.int64),
-        np.concatenate([events.attribute_set, sessions.attribute_set], dtype=np.int64))
-    n_rows = len(keys[0])
+    columns = (np.concatenate([ev_hour, se_hour]),
+               np.concatenate([events.camera, sessions.camera], dtype=np.int64),
+               np.concatenate([events.attribute_set, sessions.attribute_set], dtype=np.int64))
+    first, row_of = group_codes(*columns)
+    keys = [column[first] for column in columns]
+    n_rows = len(first)
     ev_row, se_row = row_of[:n_events], row_of[n_events:]
 
     def per_row(rows: np.ndarray) -> np.ndarray:
@@ -118,32 +120,6 @@ def rollup_rows(events: EventColumns, sessions: SessionColumns) -> pa.Table:
         "dwellers": _int4_lists(c_row, c_person, n_rows),
         "dwells": _int4_lists(c_row, np.minimum(c_dwell, MAX_DWELL_MS), n_rows),
     })
-
-
-def _group_codes(*columns: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
-    """The distinct tuples of the columns (each column's values, sorted by tuple) and each
-    element's index into them. The columns are folded into one int64, renumbered densely
-    whenever the next one would overflow it; a fold no larger than the elements (hours,
-    cameras and combinations usually are) is numbered by counting, without a sort."""
-    combined = np.zeros(len(columns[0]), np.int64)
-    for column in columns:
-        low = int(column.min()) if len(column) else 0
-        size = (int(column.max()) - low + 1) if len(column) else 1
-        if (int(combined.max(initial=0)) + 1) * size >= 2**62:
-            combined = np.unique(combined, return_inverse=True)[1].reshape(-1).astype(np.int64)
-        combined = combined * size + (column - low)
-    span = int(combined.max(initial=0)) + 1
-    if span <= 4 * len(combined) + 1024:
-        seen = np.zeros(span, dtype=bool)
-        seen[combined] = True
-        distinct = np.flatnonzero(seen)
-        number = np.cumsum(seen) - 1
-        inverse = number[combined]
-        first = np.zeros(len(distinct), np.int64)   # an element of each tuple, any
-        first[inverse] = np.arange(len(combined), dtype=np.int64)
-    else:
-        _, first, inverse = np.unique(combined, return_index=True, return_inverse=True)
-    return [column[first] for column in columns], inverse.reshape(-1).astype(np.int64)
 
 
 def _int4_lists(rows: np.ndarray, values: np.ndarray, n_rows: int) -> pa.Array:

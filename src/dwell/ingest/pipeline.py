@@ -24,6 +24,7 @@ import psycopg
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from dwell.domain.codes import group_codes
 from dwell.domain.hours import HOUR_MS, presence_spans, touched_hours
 from dwell.domain.rollup_rows import EventColumns, SessionColumns, rollup_rows
 from dwell.domain.sessions import Pairing, SessionStatus, pair_sessions
@@ -376,16 +377,11 @@ def attribute_sets(table: pa.Table, names: list[str]) -> tuple[np.ndarray, list[
     """
     if not names or table.num_rows == 0:
         return np.full(table.num_rows, -1, dtype=np.int32), []
-    combined = np.zeros(table.num_rows, dtype=np.int64)
     columns = []
     for name in names:
         encoded = pc.dictionary_encode(table.column(name).combine_chunks())
         columns.append((encoded.dictionary, encoded.indices))
-        size = len(encoded.dictionary)
-        if (int(combined.max()) + 1) * size >= 2**62:  # renumber densely before overflow
-            combined = np.unique(combined, return_inverse=True)[1].reshape(-1).astype(np.int64)
-        combined = combined * size + encoded.indices.to_numpy()
-    _, first, codes = np.unique(combined, return_index=True, return_inverse=True)
+    first, codes = group_codes(*(indices.to_numpy() for _, indices in columns))
     rows = pa.array(first)
     parts = [pc.binary_join_element_wise(
         ("{" if i == 0 else ",") + _json_string(name) + ":",
